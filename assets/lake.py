@@ -1,0 +1,41 @@
+"""The lake: one root setting, and every table's location derived from it.
+
+The root is a local folder by default or an object-store URI (`s3://bucket/prefix`) where a city
+outgrows one disk. Nothing else in the product hard-codes a path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+DEFAULT_ROOT = "lake"
+ROOT_ENV = "CITYBRAIN_LAKE"
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Where the lake lives. Zones: landing, bronze, quarantine, gold, risk, shares, reference."""
+
+    root: str = DEFAULT_ROOT
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the root is a folder on this machine (not an object-store URI)."""
+        return "://" not in self.root
+
+    def uri(self, *parts: str) -> str:
+        """The location of `parts` under the root, e.g. uri("bronze", "alarms_110")."""
+        if self.is_local:
+            return str(Path(self.root).resolve().joinpath(*parts))
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def table(self, zone: str, name: str) -> str:
+        """A Delta table's location: `<root>/<zone>/<name>`."""
+        return self.uri(zone, name)
+
+    @classmethod
+    def from_env(cls) -> LakeResource:
+        """The lake named by $CITYBRAIN_LAKE, else ./lake."""
+        return cls(root=os.environ.get(ROOT_ENV, DEFAULT_ROOT))
