@@ -7,6 +7,8 @@ plays the units, who know their own exports, and must share no code with the pro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import PurePosixPath
 
 import yaml
 
@@ -23,6 +25,16 @@ class SystemSpec:
     delimiter: str
     columns: dict[str, str]  # name -> physicalType
     update_semantics: str
+    landing_patterns: tuple[str, ...]
+
+    def delivers(self, rel: str) -> bool:
+        """Whether a landing path matches one of this system's patterns, segment by segment."""
+        parts = PurePosixPath(rel).parts
+        for pattern in self.landing_patterns:
+            wanted = PurePosixPath(pattern.replace("{operator}", "*")).parts
+            if len(wanted) == len(parts) and all(map(fnmatchcase, parts, wanted)):
+                return True
+        return False
 
 
 def system_specs() -> dict[str, SystemSpec]:
@@ -38,5 +50,8 @@ def system_specs() -> dict[str, SystemSpec]:
             delimiter=custom.get("delimiter", ","),
             columns={p["name"]: p["physicalType"] for p in doc["schema"][0]["properties"]},
             update_semantics=custom["updateSemantics"],
+            landing_patterns=tuple(
+                [patterns] if isinstance(patterns := custom["landingPattern"], str) else patterns
+            ),
         )
     return specs

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from citysim.batch import Batch
 from citysim.contracts import SystemSpec
-import pyarrow.parquet as pq
 
 from citysim.formats import (
     CSV_TS_FORMAT,
@@ -181,9 +182,9 @@ class Exporter:
         """Re-deliver a few files unchanged under another name, as legacy exporters do."""
         for record in todays:
             if rng.random() < self.rate * 3:
-                rel = Path(record.path)
-                copy = rel.with_name(f"{rel.stem}_resent{rel.suffix}")
-                shutil.copyfile(self.out / rel, self.out / copy)
+                copy = resent_name(Path(record.path), self.specs[record.system])
+                (self.out / copy).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.out / record.path, self.out / copy)
                 self.files[str(copy)] = FileRecord(record.system, str(copy), record.data_rows, record.malformed_rows, record.truncated, record.unreadable, record.path)
                 self.dirt[record.system, "resent_file"] += 1
 
@@ -191,20 +192,26 @@ class Exporter:
         """At the end of the run, held-back rows are delivered after all (nothing is lost)."""
         for system, frames in self.held.items():
             last = max((r for r in self.files.values() if r.system == system and not r.resent_of), key=lambda r: r.path)
-            spec = self.specs[system]
+            copies = [r for r in self.files.values() if r.resent_of == last.path]
             frame = pd.concat(frames, ignore_index=True)
-            target = self.out / last.path
-            if spec.file_format == "parquet":
-                merged = pq.read_table(target).to_pandas()
-                pq.write_table(parquet_table(pd.concat([merged, frame], ignore_index=True), spec), target, compression="zstd")
-            else:
-                text = as_text(frame, spec, CSV_TS_FORMAT.get(system, DEFAULT_TS_FORMAT))
-                lines = csv_lines(text, spec.delimiter, header=False) if spec.file_format == "csv" else jsonl_lines(frame, spec)
-                raw = target.read_bytes()
-                sep = b"" if raw.endswith(b"\n") or not raw else b"\n"
-                target.write_bytes(raw + sep + encode("\n".join(lines) + "\n", spec.encoding, bom=False))
-            last.data_rows += len(frame)
+            content = self.appended(self.out / last.path, frame, self.specs[system])
+            for record in (last, *copies):  # a re-sent copy stays a byte copy
+                (self.out / record.path).write_bytes(content)
+                record.data_rows += len(frame)
         self.held.clear()
+
+    def appended(self, target: Path, frame: pd.DataFrame, spec: SystemSpec) -> bytes:
+        """The file's bytes with the rows added at its end, in its own format."""
+        if spec.file_format == "parquet":
+            merged = pd.concat([pq.read_table(target).to_pandas(), frame], ignore_index=True)
+            sink = pa.BufferOutputStream()
+            pq.write_table(parquet_table(merged, spec), sink, compression="zstd")
+            return sink.getvalue().to_pybytes()
+        text = as_text(frame, spec, CSV_TS_FORMAT.get(spec.id, DEFAULT_TS_FORMAT))
+        lines = csv_lines(text, spec.delimiter, header=False) if spec.file_format == "csv" else jsonl_lines(frame, spec)
+        raw = target.read_bytes()
+        sep = b"" if raw.endswith(b"\n") or not raw else b"\n"
+        return raw + sep + encode("\n".join(lines) + "\n", spec.encoding, bom=False)
 
 
 def encode(text: str, encoding: str, bom: bool = True) -> bytes:
@@ -223,3 +230,11 @@ def break_line(line: str, spec: SystemSpec, rng: np.random.Generator) -> str:
         i = line.index(d)
         return line[:i] + line[i + 1 :]
     return line + d + "多余字段"
+
+
+def resent_name(rel: Path, spec: SystemSpec) -> Path:
+    """Where a re-sent copy lands: a renamed file, or a renamed folder where names are fixed."""
+    renamed_file = rel.with_name(f"{rel.stem}_resent{rel.suffix}")
+    if spec.delivers(str(renamed_file)):
+        return renamed_file
+    return rel.parent.with_name(f"{rel.parent.name}_resent") / rel.name

@@ -46,8 +46,8 @@ def id_numbers(rng: np.random.Generator, n: int) -> list[str]:
 def phones(rng: np.random.Generator, n: int) -> np.ndarray:
     """11-digit mainland mobile numbers."""
     prefix = rng.choice(["13", "15", "17", "18", "19"], n)
-    rest = rng.integers(0, 10**9, n)
-    return np.char.add(prefix, np.char.zfill(rest.astype(str), 9))
+    rest = [f"{r:09d}" for r in rng.integers(0, 10**9, n).tolist()]
+    return np.char.add(prefix, np.array(rest, dtype="U9"))
 
 
 def plates(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -63,12 +63,7 @@ def landing_files(landing: Path) -> list[Path]:
 
 def contract_of(rel: str) -> str:
     """The contract whose landing pattern matches a file."""
-    hits = [
-        cid
-        for cid, c in CONTRACTS.items()
-        for pattern in c.settings.landing_patterns
-        if fnmatch.fnmatch(rel, pattern.replace("{operator}", "*"))
-    ]
+    hits = [cid for cid, c in CONTRACTS.items() if c.settings.matches(rel)]
     assert len(hits) == 1, f"{rel} matches {hits}"
     return hits[0]
 

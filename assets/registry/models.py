@@ -8,6 +8,8 @@ gives those a checked shape. Unknown keys are refused inside a column so that a 
 from __future__ import annotations
 
 from enum import StrEnum
+from fnmatch import fnmatchcase
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -153,6 +155,16 @@ class SystemSettings(BaseModel):
     timezone: str = "Asia/Shanghai"
     delimiter: str = Field(",", min_length=1, max_length=1)
     quote_char: str = Field('"', alias="quoteChar", min_length=1, max_length=1)
+
+    def matches(self, rel_path: str) -> bool:
+        """Whether a path under landing/ belongs to this system: glob per path segment,
+        with `{operator}` standing for any one folder name."""
+        parts = PurePosixPath(rel_path).parts
+        for pattern in self.landing_patterns:
+            wanted = PurePosixPath(pattern.replace("{operator}", "*")).parts
+            if len(wanted) == len(parts) and all(map(fnmatchcase, parts, wanted)):
+                return True
+        return False
 
 
 class ContractDocument(BaseModel):

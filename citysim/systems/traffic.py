@@ -103,9 +103,12 @@ def anpr_reads(day: Day) -> Iterator[Batch]:
     clone_rows = v["plate"].isin(clones["plate"]).to_numpy()
     active |= clone_rows  # a cloned plate's real owner drives every day
     counter = day.carry.get("counter", 0)
+    victim_start: dict[str, int] = {}
     for part in chunks(day, v[active], READS_PER_ACTIVE_VEHICLE):
         n = len(part)
         start = rng.choice(24, n, p=DAY_PROFILE) * 3600 + rng.integers(0, 3600, n)
+        cloned = part["plate"].isin(clones["plate"]).to_numpy()
+        victim_start.update(zip(part["plate"].to_numpy()[cloned], start[cloned].tolist(), strict=True))
         cam, secs = drives(day, part["home_lon"].to_numpy(), part["home_lat"].to_numpy(), start)
         plates = np.repeat(part["plate"].to_numpy(), cam.shape[1])
         makes = np.repeat(part["vehicle_make"].to_numpy(), cam.shape[1])
@@ -113,10 +116,11 @@ def anpr_reads(day: Day) -> Iterator[Batch]:
         frame = reads_frame(day, cam.ravel(), secs.ravel(), plates, makes, colours, counter)
         counter += len(frame)
         yield Batch("anpr_reads", f"traffic_police/anpr_reads/reads_{day.stamp}.parquet", frame)
-    # Clones drive from their own base, overlapping the real vehicle's day.
+    # Clones drive from their own base within an hour of the real vehicle's drive.
     out = clones[rng.random(len(clones)) < 0.8]
     if len(out):
-        start = rng.integers(7 * 3600, 20 * 3600, len(out))
+        real_start = out["plate"].map(victim_start).to_numpy(np.int64)
+        start = np.clip(real_start + rng.integers(-3600, 3600, len(out)), 0, 86399)
         cam, secs = drives(day, out["clone_home_lon"].to_numpy(), out["clone_home_lat"].to_numpy(), start)
         r = cam.shape[1]
         frame = reads_frame(
