@@ -1,8 +1,6 @@
 """Reference tables in the lake: the contract registry's columns and tiers, the area hierarchy,
 departments, units, the event taxonomy and the consumers. Rebuilt from `contracts/` on each run."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 
 import dagster as dg
@@ -46,18 +44,38 @@ def models_table(rows: list) -> pa.Table:
 
 
 REFERENCE_TABLES: dict[str, tuple[str, Callable[[Reference], pa.Table]]] = {
-    "contract_columns": ("Every contracted column with its type and tier.", lambda r: contract_columns()),
-    "streets": ("The 36 streets/towns (approximate).", lambda r: pa.Table.from_pylist(r.streets)),
-    "committees": ("Residential and village committees.", lambda r: pa.Table.from_pylist(r.committees)),
-    "grid_cells": ("Grid cells with their committee and street.", lambda r: pa.Table.from_pylist(r.grid_cells)),
-    "departments": ("Bodies that handle events, with their level.", lambda r: models_table(r.departments)),
+    "contract_columns": (
+        "Every contracted column with its type and tier.",
+        lambda r: contract_columns(),
+    ),
+    "streets": ("The 36 streets/towns (approximate).", lambda r: r.typed_csv("streets")),
+    "committees": (
+        "Residential and village committees.",
+        lambda r: r.typed_csv("committees"),
+    ),
+    "grid_cells": (
+        "Grid cells with their committee and street.",
+        lambda r: r.typed_csv("grid_cells"),
+    ),
+    "departments": (
+        "Bodies that handle events, with their level.",
+        lambda r: models_table(r.departments),
+    ),
     "units": ("Units whose systems feed the centre.", lambda r: models_table(r.units)),
-    "event_types": ("The event taxonomy: dimension, lead, SLA.", lambda r: models_table(r.event_types)),
-    "consumers": ("Consumers with clearance and jurisdiction.", lambda r: models_table(r.consumers)),
+    "event_types": (
+        "The event taxonomy: dimension, lead, SLA.",
+        lambda r: models_table(r.event_types),
+    ),
+    "consumers": (
+        "Consumers with clearance and jurisdiction.",
+        lambda r: models_table(r.consumers),
+    ),
 }
 
 
-def reference_asset(name: str, description: str, build: Callable[[Reference], pa.Table]) -> dg.AssetsDefinition:
+def reference_asset(
+    name: str, description: str, build: Callable[[Reference], pa.Table]
+) -> dg.AssetsDefinition:
     """An asset that writes one reference table to `<lake>/reference/<name>` as Delta."""
 
     @dg.asset(
@@ -80,4 +98,6 @@ def reference_asset(name: str, description: str, build: Callable[[Reference], pa
     return _asset
 
 
-reference_assets = [reference_asset(name, desc, build) for name, (desc, build) in REFERENCE_TABLES.items()]
+reference_assets = [
+    reference_asset(name, desc, build) for name, (desc, build) in REFERENCE_TABLES.items()
+]

@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--scale", type=float, default=0.01, help="1.0 = all of Pudong (default 0.01)")
     gen.add_argument("--days", type=int, default=1, help="days to simulate (default 1)")
     gen.add_argument("--seed", type=int, default=1, help="same seed, same bytes (default 1)")
-    gen.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 16), help="first day")
+    gen.add_argument(
+        "--start", type=date.fromisoformat, default=date(2026, 11, 16), help="first day"
+    )
     gen.add_argument("--out", type=Path, default=Path("lake/landing"), help="landing folder")
     gen.add_argument("--truth-out", type=Path, default=Path("truth"), help="ground-truth folder")
     gen.add_argument("--dirt-rate", type=float, default=0.01, help="share of rows made dirty")

@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 
 from citysim.batch import Batch
 from citysim.contracts import SystemSpec
-
 from citysim.formats import (
     CSV_TS_FORMAT,
     DEFAULT_TS_FORMAT,
@@ -54,6 +53,14 @@ class FileRecord:
 
 
 @dataclass
+class OpenText:
+    """A text file being written today: its last line (for truncation) and its line count."""
+
+    last_line: str
+    lines: int
+
+
+@dataclass
 class Exporter:
     """Appends batches to landing files and injects dirt at `rate`."""
 
@@ -63,7 +70,7 @@ class Exporter:
     dirt: Counter
     files: dict[str, FileRecord] = field(default_factory=dict)
     held: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
-    open_text: dict[str, list[str]] = field(default_factory=dict)
+    open_text: dict[str, OpenText] = field(default_factory=dict)
     parquet: dict = field(default_factory=dict)
     today: dict[str, None] = field(default_factory=dict)  # paths written today, in order
 
@@ -83,13 +90,19 @@ class Exporter:
             write_parquet_chunk(self.parquet, target, frame, spec)
         elif fmt in TEXT_FORMATS:
             lines = self.text_lines(batch, frame, spec, rng, record)
-            self.open_text.setdefault(batch.path, []).extend(lines)
+            self.append_lines(batch.path, lines, spec)
         elif fmt == "gbfs":
-            target.write_text(json.dumps(gbfs_document(batch.system, frame, batch.header), ensure_ascii=False))
+            target.write_text(
+                json.dumps(gbfs_document(batch.system, frame, batch.header), ensure_ascii=False)
+            )
         else:
-            target.write_text(json.dumps(open311_document(frame, spec), ensure_ascii=False, indent=1))
+            target.write_text(
+                json.dumps(open311_document(frame, spec), ensure_ascii=False, indent=1)
+            )
 
-    def row_dirt(self, system: str, frame: pd.DataFrame, spec: SystemSpec, rng: np.random.Generator) -> pd.DataFrame:
+    def row_dirt(
+        self, system: str, frame: pd.DataFrame, spec: SystemSpec, rng: np.random.Generator
+    ) -> pd.DataFrame:
         """Late records, duplicates and stray coordinates; all formats but feed snapshots."""
         late = self.held.pop(system, [])
         if late:
@@ -114,7 +127,12 @@ class Exporter:
         return frame
 
     def text_lines(
-        self, batch: Batch, frame: pd.DataFrame, spec: SystemSpec, rng: np.random.Generator, record: FileRecord
+        self,
+        batch: Batch,
+        frame: pd.DataFrame,
+        spec: SystemSpec,
+        rng: np.random.Generator,
+        record: FileRecord,
     ) -> list[str]:
         """CSV or JSON lines with full-width digits, mixed dates and malformed lines."""
         system, n = batch.system, len(frame)
@@ -134,7 +152,14 @@ class Exporter:
         self.dirt[system, "malformed_row"] += len(broken)
         return lines
 
-    def mix_dates(self, system: str, frame: pd.DataFrame, text: pd.DataFrame, spec: SystemSpec, rng: np.random.Generator) -> None:
+    def mix_dates(
+        self,
+        system: str,
+        frame: pd.DataFrame,
+        text: pd.DataFrame,
+        spec: SystemSpec,
+        rng: np.random.Generator,
+    ) -> None:
         """Some rows written by another client of the system, in another date format."""
         rows = np.flatnonzero(rng.random(len(frame)) < self.rate)
         ts_cols = [c for c, t in spec.columns.items() if t == "TIMESTAMP" and c in frame]
@@ -153,30 +178,46 @@ class Exporter:
         for i in rows:
             c = numeric[rng.integers(len(numeric))] if numeric else None
             if c is not None:
-                text.iat[i, text.columns.get_loc(c)] = text.iat[i, text.columns.get_loc(c)].translate(FULLWIDTH)
+                text.iat[i, text.columns.get_loc(c)] = text.iat[
+                    i, text.columns.get_loc(c)
+                ].translate(FULLWIDTH)
         self.dirt[system, "fullwidth_digits"] += len(rows) if numeric else 0
+
+    def append_lines(self, rel: str, lines: list[str], spec: SystemSpec) -> None:
+        """Append lines to a text file as they come (memory stays flat); BOM only at its start."""
+        if not lines:
+            return
+        state = self.open_text.get(rel)
+        with open(self.out / rel, "ab" if state else "wb") as handle:
+            handle.write(encode("\n".join(lines) + "\n", spec.encoding, bom=state is None))
+        self.open_text[rel] = OpenText(lines[-1], (state.lines if state else 0) + len(lines))
 
     def finish_day(self, rng: np.random.Generator) -> None:
         """Close the day's files; truncate some last lines; re-send some files."""
-        for rel, lines in self.open_text.items():
-            spec = self.specs[self.files[rel].system]
-            record = self.files[rel]
-            if len(lines) > 2 and rng.random() < self.rate * 3:
-                lines[-1] = lines[-1][: max(1, len(lines[-1]) // 2)]
-                record.truncated = True
-                record.data_rows -= 1
-                record.malformed_rows += 1
-                self.dirt[record.system, "truncated_last_line"] += 1
-                text = "\n".join(lines)  # a truncated export ends without its line end
-            else:
-                text = "\n".join(lines) + "\n" if lines else ""
-            (self.out / rel).write_bytes(encode(text, spec.encoding))
+        for rel, state in self.open_text.items():
+            if state.lines > 2 and rng.random() < self.rate * 3:
+                self.truncate_last_line(rel, state)
         for writer in self.parquet.values():
             writer.close()
         self.open_text.clear()
         self.parquet.clear()
         self.resend([self.files[p] for p in self.today], rng)
         self.today.clear()
+
+    def truncate_last_line(self, rel: str, state: OpenText) -> None:
+        """Cut the file's last line in half and drop its line end, as an export cut off does."""
+        record = self.files[rel]
+        encoding = self.specs[record.system].encoding
+        tail = encode(state.last_line + "\n", encoding, bom=False)
+        cut = encode(state.last_line[: max(1, len(state.last_line) // 2)], encoding, bom=False)
+        with open(self.out / rel, "r+b") as handle:
+            handle.truncate(handle.seek(0, 2) - len(tail))
+            handle.seek(0, 2)
+            handle.write(cut)
+        record.truncated = True
+        record.data_rows -= 1
+        record.malformed_rows += 1
+        self.dirt[record.system, "truncated_last_line"] += 1
 
     def resend(self, todays: list[FileRecord], rng: np.random.Generator) -> None:
         """Re-deliver a few files unchanged under another name, as legacy exporters do."""
@@ -185,20 +226,48 @@ class Exporter:
                 copy = resent_name(Path(record.path), self.specs[record.system])
                 (self.out / copy).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self.out / record.path, self.out / copy)
-                self.files[str(copy)] = FileRecord(record.system, str(copy), record.data_rows, record.malformed_rows, record.truncated, record.unreadable, record.path)
+                self.files[str(copy)] = FileRecord(
+                    record.system,
+                    str(copy),
+                    record.data_rows,
+                    record.malformed_rows,
+                    record.truncated,
+                    record.unreadable,
+                    record.path,
+                )
                 self.dirt[record.system, "resent_file"] += 1
 
     def flush_held(self) -> None:
-        """At the end of the run, held-back rows are delivered after all (nothing is lost)."""
+        """Before the last day closes, held-back rows are delivered after all (nothing is lost)."""
         for system, frames in self.held.items():
-            last = max((r for r in self.files.values() if r.system == system and not r.resent_of), key=lambda r: r.path)
-            copies = [r for r in self.files.values() if r.resent_of == last.path]
+            spec = self.specs[system]
+            last = max(
+                (r for r in self.files.values() if r.system == system and not r.resent_of),
+                key=lambda r: r.path,
+            )
             frame = pd.concat(frames, ignore_index=True)
-            content = self.appended(self.out / last.path, frame, self.specs[system])
+            last.data_rows += len(frame)
+            if self.out / last.path in self.parquet:
+                write_parquet_chunk(self.parquet, self.out / last.path, frame, spec)
+                continue
+            if last.path in self.open_text:
+                self.append_lines(last.path, self.plain_lines(frame, spec), spec)
+                continue
+            copies = [r for r in self.files.values() if r.resent_of == last.path]
+            content = self.appended(self.out / last.path, frame, spec)
             for record in (last, *copies):  # a re-sent copy stays a byte copy
                 (self.out / record.path).write_bytes(content)
-                record.data_rows += len(frame)
+                if record is not last:
+                    record.data_rows += len(frame)
         self.held.clear()
+
+    @staticmethod
+    def plain_lines(frame: pd.DataFrame, spec: SystemSpec) -> list[str]:
+        """Rows as the system writes them, without a header and without dirt."""
+        if spec.file_format == "csv":
+            text = as_text(frame, spec, CSV_TS_FORMAT.get(spec.id, DEFAULT_TS_FORMAT))
+            return csv_lines(text, spec.delimiter, header=False)
+        return jsonl_lines(frame, spec)
 
     def appended(self, target: Path, frame: pd.DataFrame, spec: SystemSpec) -> bytes:
         """The file's bytes with the rows added at its end, in its own format."""
@@ -207,8 +276,7 @@ class Exporter:
             sink = pa.BufferOutputStream()
             pq.write_table(parquet_table(merged, spec), sink, compression="zstd")
             return sink.getvalue().to_pybytes()
-        text = as_text(frame, spec, CSV_TS_FORMAT.get(spec.id, DEFAULT_TS_FORMAT))
-        lines = csv_lines(text, spec.delimiter, header=False) if spec.file_format == "csv" else jsonl_lines(frame, spec)
+        lines = self.plain_lines(frame, spec)
         raw = target.read_bytes()
         sep = b"" if raw.endswith(b"\n") or not raw else b"\n"
         return raw + sep + encode("\n".join(lines) + "\n", spec.encoding, bom=False)

@@ -22,7 +22,13 @@ CSV_TS_FORMAT = {
     "group_rental_inspections": "%Y年%m月%d日 %H:%M",
 }
 DEFAULT_TS_FORMAT = "%Y-%m-%d %H:%M:%S"
-OTHER_TS_FORMATS = ["%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%S+08:00", "%Y年%m月%d日 %H:%M:%S", "%d/%m/%Y %H:%M"]  # fmt: skip
+OTHER_TS_FORMATS = [
+    "%Y/%m/%d %H:%M:%S",
+    "%Y%m%d%H%M%S",
+    "%Y-%m-%dT%H:%M:%S+08:00",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+]
 ARROW_TYPES = {
     "VARCHAR": pa.string(),
     "BIGINT": pa.int64(),
@@ -36,7 +42,11 @@ ARROW_TYPES = {
 def format_times(values: pd.Series, fmt: str) -> pd.Series:
     """Format timestamps fast: each distinct instant once (exports repeat them a lot)."""
     codes, uniques = pd.factorize(values)
-    text = pd.DatetimeIndex(uniques).strftime(fmt).to_numpy(dtype=object) if len(uniques) else np.array([], object)
+    text = (
+        pd.DatetimeIndex(uniques).strftime(fmt).to_numpy(dtype=object)
+        if len(uniques)
+        else np.array([], object)
+    )
     out = np.where(codes >= 0, text[np.maximum(codes, 0)] if len(text) else "", "")
     return pd.Series(out, index=values.index, dtype=object)
 
@@ -53,7 +63,9 @@ def as_text(frame: pd.DataFrame, spec: SystemSpec, ts_format: str) -> pd.DataFra
         elif ptype == "BIGINT":
             out[name] = col.map(lambda v: "" if v is None or v != v else str(int(v))).astype(object)
         else:
-            out[name] = col.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v)).astype(object)
+            out[name] = col.map(
+                lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v)
+            ).astype(object)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -78,7 +90,10 @@ def json_value(v: object) -> object:
 def json_records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     """Rows as dicts of JSON-ready values, in the contract's column order."""
     cols = [c for c in columns if c in frame]
-    return [{c: json_value(v) for c, v in zip(cols, row, strict=True)} for row in frame[cols].itertuples(index=False)]
+    return [
+        {c: json_value(v) for c, v in zip(cols, row, strict=True)}
+        for row in frame[cols].itertuples(index=False)
+    ]
 
 
 def jsonl_lines(frame: pd.DataFrame, spec: SystemSpec) -> list[str]:
@@ -92,10 +107,13 @@ def parquet_table(frame: pd.DataFrame, spec: SystemSpec) -> pa.Table:
     for name, ptype in spec.columns.items():
         col = frame[name] if name in frame else pd.Series([None] * len(frame))
         if ptype == "TIMESTAMP":
-            arrays.append(pa.array(pd.to_datetime(col).dt.tz_convert("Asia/Shanghai"), type=ARROW_TYPES[ptype]))
+            arrays.append(
+                pa.array(
+                    pd.to_datetime(col).dt.tz_convert("Asia/Shanghai"), type=ARROW_TYPES[ptype]
+                )
+            )
         else:
-            values = [json_value(v) for v in col.tolist()]
-            arrays.append(pa.array(values, type=ARROW_TYPES[ptype]))
+            arrays.append(pa.Array.from_pandas(col, type=ARROW_TYPES[ptype]))
     return pa.Table.from_arrays(arrays, names=list(spec.columns))
 
 
@@ -128,7 +146,9 @@ def gbfs_document(system: str, frame: pd.DataFrame, header: dict) -> dict:
             item["name"] = [{"text": row["name"], "language": "zh"}]
         if system == "bike_station_status" and v3:
             item["num_vehicles_available"] = item.pop("num_bikes_available")
-            item["vehicle_types_available"] = [{"vehicle_type_id": "bike", "count": item["num_vehicles_available"]}]
+            item["vehicle_types_available"] = [
+                {"vehicle_type_id": "bike", "count": item["num_vehicles_available"]}
+            ]
             item["is_installed"] = True
         if system == "bike_vehicle_status":
             if v3:

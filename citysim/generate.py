@@ -54,7 +54,9 @@ def generate(cfg: RunConfig, progress: bool = True) -> dict:
     exporter = Exporter(cfg.out, specs, cfg.dirt_rate, truth.dirt)
     carry: dict[str, dict] = {sid: {} for sid in systems}
     rows: dict[str, int] = dict.fromkeys(systems, 0)
-    bar = tqdm(total=cfg.days * len(systems), unit="system-day", disable=not progress, desc="citysim")
+    bar = tqdm(
+        total=cfg.days * len(systems), unit="system-day", disable=not progress, desc="citysim"
+    )
     for index in range(cfg.days):
         the_day = cfg.start + timedelta(days=index)
         for sid, play in systems.items():
@@ -66,20 +68,29 @@ def generate(cfg: RunConfig, progress: bool = True) -> dict:
                 exporter.write(batch, dirt_rng)
                 rows[sid] += len(batch.frame)
             bar.update(1)
+        if index == cfg.days - 1:
+            exporter.flush_held()
         exporter.finish_day(np.random.default_rng([cfg.seed, index, 2]))
-    exporter.flush_held()
     bar.close()
     summary = write_truth(cfg, world, truth, exporter, rows)
     return summary
 
 
-def write_truth(cfg: RunConfig, world: World, truth: Truth, exporter: Exporter, rows: dict[str, int]) -> dict:
+def write_truth(
+    cfg: RunConfig, world: World, truth: Truth, exporter: Exporter, rows: dict[str, int]
+) -> dict:
     """The ground truth, apart from the landing data: only evaluation code reads it."""
     out = cfg.truth_out
     out.mkdir(parents=True, exist_ok=True)
     f = world.flats
-    complaints = pd.concat(truth.complaints, ignore_index=True) if truth.complaints else pd.DataFrame(columns=["flat_id"])
-    gr = f[f["is_group_rental"]][["flat_id", "street_code", "committee_code", "registered_occupants", "actual_occupants"]]
+    complaints = (
+        pd.concat(truth.complaints, ignore_index=True)
+        if truth.complaints
+        else pd.DataFrame(columns=["flat_id"])
+    )
+    gr = f[f["is_group_rental"]][
+        ["flat_id", "street_code", "committee_code", "registered_occupants", "actual_occupants"]
+    ]
     gr = gr.assign(complained=gr["flat_id"].isin(complaints["flat_id"]))
     gr.to_csv(out / "group_rentals.csv", index=False)
     complaints.to_csv(out / "group_rental_complaints.csv", index=False)
@@ -88,8 +99,12 @@ def write_truth(cfg: RunConfig, world: World, truth: Truth, exporter: Exporter, 
     trucks.to_csv(out / "muck_trucks.csv", index=False)
     incidents = pd.concat(truth.incidents, ignore_index=True)
     incidents["started_at"] = pd.to_datetime(incidents["started_at"], utc=True)
-    incidents.sort_values(["started_at", "system", "record_id"], kind="stable").to_csv(out / "incidents.csv", index=False)
-    dirt = pd.DataFrame([(s, k, n) for (s, k), n in sorted(truth.dirt.items())], columns=["system", "kind", "count"])
+    incidents.sort_values(["started_at", "system", "record_id"], kind="stable").to_csv(
+        out / "incidents.csv", index=False
+    )
+    dirt = pd.DataFrame(
+        [(s, k, n) for (s, k), n in sorted(truth.dirt.items())], columns=["system", "kind", "count"]
+    )
     dirt.to_csv(out / "dirt.csv", index=False)
     files = pd.DataFrame([asdict(r) for r in exporter.files.values()]).sort_values("path")
     files.to_csv(out / "files.csv", index=False)
@@ -101,10 +116,10 @@ def write_truth(cfg: RunConfig, world: World, truth: Truth, exporter: Exporter, 
         "dirt_rate": cfg.dirt_rate,
         "rows_generated": dict(sorted(rows.items())),
         "rows_total": int(sum(rows.values())),
-        "files": int(len(files)),
-        "group_rentals": int(len(gr)),
-        "cloned_plates": int(len(world.clones)),
-        "incidents": int(len(incidents)),
+        "files": len(files),
+        "group_rentals": len(gr),
+        "cloned_plates": len(world.clones),
+        "incidents": len(incidents),
     }
     (out / "manifest.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,19 +25,18 @@ class Geo:
 
     @classmethod
     def load(cls) -> Geo:
-        """Read `contracts/reference/` (data only: the simulator shares no code with the product)."""
+        """Read `contracts/reference/` as data: the simulator shares no code with the product."""
         ref = CONTRACTS_DIR / "reference"
-        streets = pd.DataFrame(list(csv.DictReader(open(ref / "streets.csv", encoding="utf-8"))))
-        cells = pd.DataFrame(list(csv.DictReader(open(ref / "grid_cells.csv", encoding="utf-8"))))
+        streets, cells = read_csv(ref / "streets.csv"), read_csv(ref / "grid_cells.csv")
         for col in ("lon_min", "lat_min", "lon_max", "lat_max", "centroid_lon", "centroid_lat"):
             cells[col] = cells[col].astype(float)
         streets["population"] = streets["population"].astype(int)
-        per_cell = streets.set_index("street_code")["population"] / cells.groupby(
-            "street_code"
-        ).size()
+        per_cell = (
+            streets.set_index("street_code")["population"] / cells.groupby("street_code").size()
+        )
         cells["people"] = cells["street_code"].map(per_cell).astype(float)
         cells["weight"] = cells["people"] / cells["people"].sum()
-        district = yaml.safe_load(open(ref / "district.yaml", encoding="utf-8"))
+        district = yaml.safe_load((ref / "district.yaml").read_text(encoding="utf-8"))
         return cls(streets=streets, cells=cells, outline=np.array(district["outline"], float))
 
     def street_name(self, street_codes: np.ndarray) -> np.ndarray:
@@ -61,6 +61,12 @@ class Geo:
         return nearest(lon, lat, c["centroid_lon"].to_numpy(), c["centroid_lat"].to_numpy())
 
 
+def read_csv(path: Path) -> pd.DataFrame:
+    """A reference CSV, every value as text."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return pd.DataFrame(list(csv.DictReader(handle)))
+
+
 def nearest(lon: np.ndarray, lat: np.ndarray, plon: np.ndarray, plat: np.ndarray) -> np.ndarray:
     """Index of the nearest of the points (plon, plat) to each (lon, lat), in bounded blocks."""
     out = np.empty(len(lon), dtype=np.int64)
@@ -79,7 +85,9 @@ def outside_points(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.nda
     return lon.round(6), lat.round(6)
 
 
-def distance_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+def distance_m(
+    lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+) -> np.ndarray:
     """Great-circle distance in metres."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dphi, dlmb = p2 - p1, np.radians(lon2 - lon1)

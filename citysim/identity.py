@@ -6,14 +6,31 @@ from datetime import date, timedelta
 
 import numpy as np
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程")
-GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国红玉兰文辉鹏飞晨宇欣怡浩然梓涵子轩")
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+)
+GIVEN = list(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国红玉兰文辉鹏飞晨宇欣怡浩然梓涵子轩"
+)
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 ID_CHECK = "10X98765432"
 # Plate letters: province 沪, issuing letter, then 5 characters (6 for new-energy plates).
 PLATE_LETTERS = list("ABCDEFGHJKLMN")
 PLATE_BODY = list("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ")
-MAKES = ["大众", "丰田", "本田", "别克", "比亚迪", "特斯拉", "宝马", "奔驰", "日产", "吉利", "蔚来", "五菱"]
+MAKES = [
+    "大众",
+    "丰田",
+    "本田",
+    "别克",
+    "比亚迪",
+    "特斯拉",
+    "宝马",
+    "奔驰",
+    "日产",
+    "吉利",
+    "蔚来",
+    "五菱",
+]
 COLOURS = ["白", "黑", "银", "灰", "红", "蓝"]
 
 
@@ -71,7 +88,19 @@ def plates(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array(out)
 
 
-OCR_CONFUSIONS = {"0": "DQ", "D": "0Q", "Q": "0D", "8": "B", "B": "8", "2": "Z", "Z": "2", "5": "S", "S": "5", "1": "I", "I": "1"}  # fmt: skip
+OCR_CONFUSIONS = {
+    "0": "DQ",
+    "D": "0Q",
+    "Q": "0D",
+    "8": "B",
+    "B": "8",
+    "2": "Z",
+    "Z": "2",
+    "5": "S",
+    "S": "5",
+    "1": "I",
+    "I": "1",
+}
 
 
 def misread(rng: np.random.Generator, plate: str) -> str:

@@ -14,8 +14,33 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # Share of a day's events in each hour (local time): quiet nights, morning and evening peaks.
 DAY_PROFILE = np.array(
-    [1, 0.7, 0.5, 0.4, 0.4, 0.6, 1.2, 2.5, 4, 5, 5.2, 5, 4.6, 4.4, 4.8, 5, 5, 5.2, 5.4, 5.2, 4.6, 3.6, 2.6, 1.6]
-)  # fmt: skip
+    [
+        1,
+        0.7,
+        0.5,
+        0.4,
+        0.4,
+        0.6,
+        1.2,
+        2.5,
+        4,
+        5,
+        5.2,
+        5,
+        4.6,
+        4.4,
+        4.8,
+        5,
+        5,
+        5.2,
+        5.4,
+        5.2,
+        4.6,
+        3.6,
+        2.6,
+        1.6,
+    ]
+)
 DAY_PROFILE = DAY_PROFILE / DAY_PROFILE.sum()
 NIGHT_PROFILE = np.roll(DAY_PROFILE, 12)  # night-heavy, e.g. noise and nightlife
 

@@ -153,7 +153,9 @@ def build_cameras(rng: np.random.Generator, cfg: RunConfig, geo: Geo) -> pd.Data
     n = cfg.count(C.ANPR_CAMERAS, C.MINIMUM["cameras"])
     cams = located(rng, geo, n)
     cams.insert(0, "camera_id", [f"K{i:06d}" for i in range(n)])
-    cams["road_name"] = rng.choice(["世纪大道", "张杨路", "浦东大道", "杨高路", "龙阳路", "沪南公路"], n)
+    cams["road_name"] = rng.choice(
+        ["世纪大道", "张杨路", "浦东大道", "杨高路", "龙阳路", "沪南公路"], n
+    )
     cams["direction"] = rng.choice(list("NSEW"), n)
     return cams
 
@@ -161,7 +163,9 @@ def build_cameras(rng: np.random.Generator, cfg: RunConfig, geo: Geo) -> pd.Data
 def build_vehicles(rng: np.random.Generator, cfg: RunConfig, geo: Geo) -> pd.DataFrame:
     """The vehicle register, with each vehicle's home area."""
     n = cfg.count(C.VEHICLES, 500)
-    veh = located(rng, geo, n)[["lon", "lat"]].rename(columns={"lon": "home_lon", "lat": "home_lat"})
+    veh = located(rng, geo, n)[["lon", "lat"]].rename(
+        columns={"lon": "home_lon", "lat": "home_lat"}
+    )
     veh.insert(0, "plate", plates(rng, n))
     veh["vehicle_make"] = rng.choice(MAKES, n)
     veh["vehicle_colour"] = rng.choice(COLOURS, n)
@@ -195,9 +199,7 @@ def build_clones(
             "real_make": real["vehicle_make"].to_numpy(),
             "real_colour": real["vehicle_colour"].to_numpy(),
             "clone_make": np.where(other_make, rng.choice(MAKES, n), real["vehicle_make"]),
-            "clone_colour": np.where(
-                other_make, real["vehicle_colour"], rng.choice(COLOURS, n)
-            ),
+            "clone_colour": np.where(other_make, real["vehicle_colour"], rng.choice(COLOURS, n)),
             "clone_home_lon": home["lon"].to_numpy()[pick],
             "clone_home_lat": home["lat"].to_numpy()[pick],
         }
@@ -233,8 +235,9 @@ def build_trucks(
 ) -> pd.DataFrame:
     """Muck trucks: most with a permit for one site's route; some without; some stray or uncover."""
     n = cfg.count(C.MUCK_TRUCKS, C.MINIMUM["trucks"])
-    truck_plates = plates(np.random.default_rng([cfg.seed, 7]), n + len(vehicles))
-    truck_plates = np.setdiff1d(truck_plates, vehicles["plate"].to_numpy())[:n]
+    taken = set(vehicles["plate"].tolist())
+    fresh = [p for p in plates(np.random.default_rng([cfg.seed, 7]), 2 * n + 10) if p not in taken]
+    truck_plates = np.array(fresh[:n])
     site = rng.integers(0, len(sites), n)
     behaviour = rng.choice(
         ["lawful", "no_permit", "off_route", "uncovered"], n, p=[0.8, 0.06, 0.07, 0.07]

@@ -7,7 +7,9 @@ import dagster as dg
 from assets.reference_tables import reference_assets
 from orchestration.resources import resources
 
-materialize_everything = dg.define_asset_job("materialize_everything", selection=dg.AssetSelection.all())
+materialize_everything = dg.define_asset_job(
+    "materialize_everything", selection=dg.AssetSelection.all()
+)
 
 defs = dg.Definitions(
     assets=[*reference_assets],

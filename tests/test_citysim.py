@@ -3,7 +3,6 @@ its truth agrees with what lands."""
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import io
 import json
@@ -48,7 +47,13 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
 
 
 def test_rows_grow_linearly_with_scale_and_days(tmp_path: Path) -> None:
-    systems = ("meter_readings_water", "door_access_events", "alarms_110", "anpr_reads", "iot_readings")
+    systems = (
+        "meter_readings_water",
+        "door_access_events",
+        "alarms_110",
+        "anpr_reads",
+        "iot_readings",
+    )
     kw = {"seed": 5, "dirt_rate": 0.0, "only": systems}
     small = run(tmp_path / "s", scale=0.005, days=1, **kw)["rows_total"]
     double_scale = run(tmp_path / "d", scale=0.01, days=1, **kw)["rows_total"]
@@ -135,10 +140,18 @@ def test_resent_files_are_byte_copies(small_city) -> None:
 def test_each_cloned_plate_has_impossible_travel_in_the_reads(small_city) -> None:
     landing, truth, _ = small_city
     clones = pd.read_csv(truth / "cloned_plates.csv")
-    reads = pd.concat(pq.read_table(p).to_pandas() for p in (landing / "traffic_police/anpr_reads").glob("*.parquet"))
-    cams = pd.concat(pd.read_csv(p, encoding="utf-8") for p in (landing / "traffic_police/anpr_cameras").glob("*.csv"))
+    reads = pd.concat(
+        pq.read_table(p).to_pandas()
+        for p in (landing / "traffic_police/anpr_reads").glob("*.parquet")
+    )
+    cams = pd.concat(
+        pd.read_csv(p, encoding="utf-8")
+        for p in (landing / "traffic_police/anpr_cameras").glob("*.csv")
+    )
     cams = cams.drop_duplicates("camera_id").set_index("camera_id")
-    reads = reads.join(cams[["lon", "lat"]].astype(float, errors="ignore"), on="camera_id").dropna(subset=["lon"])
+    reads = reads.join(cams[["lon", "lat"]].astype(float, errors="ignore"), on="camera_id").dropna(
+        subset=["lon"]
+    )
     found = 0
     for plate in clones["plate"]:
         r = reads[reads["plate"] == plate].sort_values("read_at")
@@ -161,7 +174,10 @@ def test_group_rentals_use_more_than_their_register_explains(small_city) -> None
         for p in (landing / "police/flats").glob("*.csv")
     ).drop_duplicates("flat_id")
     registered = pd.to_numeric(flats.set_index("flat_id")["registered_occupants"], errors="coerce")
-    power = pd.concat(pq.read_table(p).to_pandas() for p in (landing / "power_company/meter_readings").glob("*.parquet"))
+    power = pd.concat(
+        pq.read_table(p).to_pandas()
+        for p in (landing / "power_company/meter_readings").glob("*.parquet")
+    )
     use = power.groupby("flat_id")["reading"].agg(lambda s: s.diff().clip(lower=0).sum())
     per_person = (use / registered.reindex(use.index).clip(lower=1)).dropna()
     normal = per_person[~per_person.index.isin(group)].median()

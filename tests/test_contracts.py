@@ -23,7 +23,10 @@ EXPECTED_SYSTEMS = {
 def test_every_contract_validates_and_the_required_systems_exist() -> None:
     contracts = load_contracts()
     assert {c.id for c in contracts} == EXPECTED_SYSTEMS
-    units = {u["code"] for u in yaml.safe_load((CONTRACTS_DIR / "reference/units.yaml").read_text())["units"]}
+    units = {
+        u["code"]
+        for u in yaml.safe_load((CONTRACTS_DIR / "reference/units.yaml").read_text())["units"]
+    }
     for contract in contracts:
         assert contract.unit in units
         assert contract.stewards, contract.id
@@ -79,21 +82,39 @@ def column(doc: dict, name: str) -> dict:
     return next(p for p in doc["schema"][0]["properties"] if p["name"] == name)
 
 
+def custom(doc: dict) -> list[dict]:
+    return doc["customProperties"]
+
+
+def prop(name: str, value: object) -> dict:
+    return {"property": name, "value": value}
+
+
+def drop_custom(doc: dict, name: str) -> None:
+    doc["customProperties"] = [p for p in custom(doc) if p["property"] != name]
+
+
 @pytest.mark.parametrize(
     ("mutate", "field", "words"),
     [
-        (lambda d: column(d, "alarm_type").pop("physicalType"), "(alarm_type).physicalType", "required"),
-        (lambda d: column(d, "caller_phone").update(classification="L9"), "(caller_phone).classification", "L1"),
+        (lambda d: column(d, "alarm_type").pop("physicalType"), "(alarm_type).physicalType",
+         "required"),
+        (lambda d: column(d, "caller_phone").update(classification="L9"),
+         "(caller_phone).classification", "L1"),
         (lambda d: column(d, "status").pop("required"), "(status).required", "required"),
-        (lambda d: column(d, "status").update(requierd=True), "(status).requierd", "not permitted"),
-        (lambda d: column(d, "priority").update(logicalType="string"), "(priority).logicalType", "BIGINT"),
-        (lambda d: column(d, "alarm_id").update(primaryKey=False), "schema[0].properties", "primaryKey"),
+        (lambda d: column(d, "status").update(requierd=True), "(status).requierd",
+         "not permitted"),
+        (lambda d: column(d, "priority").update(logicalType="string"), "(priority).logicalType",
+         "BIGINT"),
+        (lambda d: column(d, "alarm_id").update(primaryKey=False), "schema[0].properties",
+         "primaryKey"),
         (lambda d: d.update(domain="nobody"), "domain", "unknown unit"),
         (lambda d: d.pop("slaProperties"), "slaProperties", "required"),
         (lambda d: d.update(team=[{"username": "x", "role": "owner"}]), "team", "steward"),
-        (lambda d: d["customProperties"].append({"property": "eventTimeColumn", "value": "x"}), "customProperties[", "repeated"),
-        (lambda d: d.update(customProperties=[p for p in d["customProperties"] if p["property"] != "fileFormat"]), "customProperties.fileFormat", "required"),
-        (lambda d: d["customProperties"].__setitem__(0, {"property": "fileFormat", "value": "xls"}), "customProperties.fileFormat", "csv"),
+        (lambda d: custom(d).append(prop("eventTimeColumn", "x")), "customProperties[", "repeated"),
+        (lambda d: drop_custom(d, "fileFormat"), "customProperties.fileFormat", "required"),
+        (lambda d: custom(d).__setitem__(0, prop("fileFormat", "xls")),
+         "customProperties.fileFormat", "csv"),
         (lambda d: d.update(id="other"), "id", "file name"),
     ],
 )  # fmt: skip

@@ -116,7 +116,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def committees_of(code: str, name: str, kind: str, cells: np.ndarray, centre: np.ndarray):
-    """Cluster one street's cells into committees; inner ones residential, outer town ones villages."""
+    """Cluster a street's cells into committees; in towns the outer ones are villages."""
     k = max(1, round(len(cells) / CELLS_PER_COMMITTEE))
     if k == 1:
         labels = np.zeros(len(cells), dtype=int)
@@ -128,7 +128,12 @@ def committees_of(code: str, name: str, kind: str, cells: np.ndarray, centre: np
     for number, members in enumerate(groups, start=1):
         village = kind == "town" and number > len(groups) // 3
         committees.append(
-            (f"{code}-C{number:02d}", f"{name}第{number}{'村' if village else '居委'}", village, members)
+            (
+                f"{code}-C{number:02d}",
+                f"{name}第{number}{'村' if village else '居委'}",
+                village,
+                members,
+            )
         )
     return committees
 
@@ -154,7 +159,9 @@ def build() -> None:
                  centroid_lat=lat, population=int(population[i]),
                  area_km2=round(len(members) * km2_per_cell(lat), 1), cell_count=len(members))
         )  # fmt: skip
-        for c_code, c_name, village, local in committees_of(code, zh, kind, centres[members], street_xy[i]):
+        for c_code, c_name, village, local in committees_of(
+            code, zh, kind, centres[members], street_xy[i]
+        ):
             cells = members[local]
             committee_rows.append(
                 dict(committee_code=c_code, street_code=code, name_zh=c_name,
@@ -189,8 +196,11 @@ def build() -> None:
         "outline": [[lon, lat] for lon, lat in OUTLINE],
     }
     with open(REFERENCE / "district.yaml", "w", encoding="utf-8") as handle:
-        yaml.safe_dump(district, handle, allow_unicode=True, sort_keys=False, default_flow_style=None)
-    print(f"{len(cell_rows)} cells, {len(committee_rows)} committees, outline {district['outline_area_km2']} km²")
+        yaml.safe_dump(
+            district, handle, allow_unicode=True, sort_keys=False, default_flow_style=None
+        )
+    area = district["outline_area_km2"]
+    print(f"{len(cell_rows)} cells, {len(committee_rows)} committees, outline {area} km²")
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def freshness_hours(path: Path, doc: ContractDocument) -> float:
             unit = (sla.unit or "h").lower()
             if unit not in SLA_UNIT_HOURS or not isinstance(sla.value, int | float):
                 raise ContractError(
-                    path, f"slaProperties[{i}]", f"freshness needs a number and a unit in h, d, m"
+                    path, f"slaProperties[{i}]", "freshness needs a number and a unit in h, d, m"
                 )
             return float(sla.value) * SLA_UNIT_HOURS[unit]
     raise ContractError(path, "slaProperties", "needs a `freshness` property")
@@ -183,7 +183,9 @@ def freshness_hours(path: Path, doc: ContractDocument) -> float:
 def load_contracts(contracts_dir: Path = CONTRACTS_DIR) -> list[Contract]:
     """Load every contract under `<contracts_dir>/systems/`, sorted by id."""
     units_file = contracts_dir / "reference" / "units.yaml"
-    known_units = {u["code"] for u in read_yaml(units_file)["units"]} if units_file.exists() else None
+    known_units = (
+        {u["code"] for u in read_yaml(units_file)["units"]} if units_file.exists() else None
+    )
     files = sorted((contracts_dir / "systems").glob("*.yaml"))
     if not files:
         raise ContractError(contracts_dir / "systems", "directory", "holds no *.yaml contract")

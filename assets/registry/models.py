@@ -48,8 +48,8 @@ class TypeOptions(BaseModel):
     pattern: str | None = None
     minimum: float | None = None
     maximum: float | None = None
-    minLength: int | None = None  # noqa: N815 - ODCS spelling
-    maxLength: int | None = None  # noqa: N815
+    minLength: int | None = None
+    maxLength: int | None = None
     format: str | None = None
 
 
@@ -69,20 +69,20 @@ class Column(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    logicalType: LogicalType  # noqa: N815
-    physicalType: PhysicalType  # noqa: N815
+    logicalType: LogicalType
+    physicalType: PhysicalType
     required: bool
     classification: Tier
     description: str = Field(min_length=3)
-    primaryKey: bool = False  # noqa: N815
-    primaryKeyPosition: int | None = None  # noqa: N815
+    primaryKey: bool = False
+    primaryKeyPosition: int | None = None
     unique: bool | None = None
-    logicalTypeOptions: TypeOptions = Field(default_factory=TypeOptions)  # noqa: N815
+    logicalTypeOptions: TypeOptions = Field(default_factory=TypeOptions)
     quality: list[QualityRule] = Field(default_factory=list)
-    businessName: str | None = None  # noqa: N815
+    businessName: str | None = None
     examples: list[Any] | None = None
     tags: list[str] | None = None
-    customProperties: list[dict[str, Any]] | None = None  # noqa: N815
+    customProperties: list[dict[str, Any]] | None = None
 
     @property
     def tier(self) -> Tier:
@@ -103,7 +103,7 @@ class SchemaObject(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     name: str
-    physicalName: str | None = None  # noqa: N815
+    physicalName: str | None = None
     description: str | None = None
     properties: list[Column] = Field(min_length=1)
 
@@ -171,19 +171,19 @@ class ContractDocument(BaseModel):
     """The raw ODCS v3 document, before CityBrain's cross-field rules."""
 
     model_config = ConfigDict(extra="allow")
-    apiVersion: Literal["v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0"]  # noqa: N815
+    apiVersion: Literal["v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0"]
     kind: Literal["DataContract"]
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     version: str
     status: Literal["proposed", "draft", "active", "deprecated", "retired"]
     domain: str
-    dataProduct: str  # noqa: N815
+    dataProduct: str
     description: Description
     team: list[TeamMember] = Field(min_length=1)
     schema_: list[SchemaObject] = Field(alias="schema", min_length=1, max_length=1)
-    slaProperties: list[SlaProperty] = Field(min_length=1)  # noqa: N815
-    customProperties: list[dict[str, Any]]  # noqa: N815
+    slaProperties: list[SlaProperty] = Field(min_length=1)
+    customProperties: list[dict[str, Any]]
 
 
 class Contract(BaseModel):

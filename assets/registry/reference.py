@@ -9,6 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assets.registry.errors import ContractError
@@ -102,7 +104,12 @@ class Reference:
     def units(self) -> list[Unit]:
         """Units (reference/units.yaml); each names a known department."""
         units = parse_rows(self.root / "reference/units.yaml", "units", Unit)
-        self.must_know("reference/units.yaml", "department", [u.department for u in units], self.department_codes)
+        self.must_know(
+            "reference/units.yaml",
+            "department",
+            [u.department for u in units],
+            self.department_codes,
+        )
         return units
 
     @cached_property
@@ -119,8 +126,14 @@ class Reference:
         """Consumers (consumers.yaml); each jurisdiction is the district or a known street."""
         consumers = parse_rows(self.root / "consumers.yaml", "consumers", Consumer)
         streets = {s["street_code"] for s in self.streets} | {"district"}
-        self.must_know("consumers.yaml", "jurisdiction", [c.jurisdiction for c in consumers], streets)
+        self.must_know(
+            "consumers.yaml", "jurisdiction", [c.jurisdiction for c in consumers], streets
+        )
         return consumers
+
+    def typed_csv(self, name: str) -> pa.Table:
+        """A reference CSV as an Arrow table with numbers typed (for the lake's copy)."""
+        return pacsv.read_csv(self.root / "reference" / f"{name}.csv")
 
     @cached_property
     def streets(self) -> list[dict[str, str]]:

@@ -37,7 +37,12 @@ def bike_station_information(day: Day) -> Iterator[Batch]:
                 "capacity": mine["capacity"],
             }
         )
-        yield Batch("bike_station_information", f"{snapshot_dir(op, at)}/station_information.json", frame, {"version": GBFS_VERSION[op], "last_updated": at})
+        yield Batch(
+            "bike_station_information",
+            f"{snapshot_dir(op, at)}/station_information.json",
+            frame,
+            {"version": GBFS_VERSION[op], "last_updated": at},
+        )
 
 
 def tide(hour: float, commute: np.ndarray) -> np.ndarray:
@@ -68,11 +73,18 @@ def bike_station_status(day: Day) -> Iterator[Batch]:
                     "last_reported": reported[m],
                 }
             )
-            yield Batch("bike_station_status", f"{snapshot_dir(op, at)}/station_status.json", frame, {"version": GBFS_VERSION[op], "last_updated": at})
+            yield Batch(
+                "bike_station_status",
+                f"{snapshot_dir(op, at)}/station_status.json",
+                frame,
+                {"version": GBFS_VERSION[op], "last_updated": at},
+            )
 
 
 def bike_vehicle_status(day: Day) -> Iterator[Batch]:
-    """Bikes parked outside the zones, every two hours (2.3: free_bike_status; 3.0: vehicle_status)."""
+    """Bikes parked outside the zones, every two hours.
+
+    GBFS 2.3 calls the feed free_bike_status, 3.0 vehicle_status."""
     rng, st = day.rng, day.world.stations
     n_free = max(10, int(len(st) * 1.5))
     for slot in range(12):
@@ -91,4 +103,9 @@ def bike_vehicle_status(day: Day) -> Iterator[Batch]:
                 }
             )
             name = "free_bike_status" if GBFS_VERSION[op] == "2.3" else "vehicle_status"
-            yield Batch("bike_vehicle_status", f"{snapshot_dir(op, at)}/{name}.json", frame, {"version": GBFS_VERSION[op], "last_updated": at})
+            yield Batch(
+                "bike_vehicle_status",
+                f"{snapshot_dir(op, at)}/{name}.json",
+                frame,
+                {"version": GBFS_VERSION[op], "last_updated": at},
+            )

@@ -17,6 +17,7 @@ ALARM_MIX = [0.22, 0.18, 0.12, 0.28, 0.20]
 FIRE_TYPES = ["fire.building", "fire.vehicle", "fire.rescue", "fire.other"]
 HOSPITALS = ["东方医院", "仁济医院东院", "浦东医院", "公利医院", "第七人民医院", "周浦医院"]
 COMPLAINTS = ["胸痛", "呼吸困难", "腹痛", "昏迷", "外伤出血", "高热", "骨折"]
+ALARM_DETAILS = ["报警人称有人滋事", "电动车被盗", "两车相撞无人伤", "接到诈骗电话"]
 
 
 def states(
@@ -47,7 +48,7 @@ def alarms_110(day: Day) -> Iterator[Batch]:
     ev["event_type"] = rng.choice(ALARM_TYPES, len(ev), p=ALARM_MIX)
     alarm_ids = ids("110", day, 1, len(ev), 14)
     cut = day_start(day.day) + pd.Timedelta(days=1)
-    (dispatched, arrived, closed), state = states(
+    (dispatched, arrived, _closed), state = states(
         rng, ev["at"], [("dispatched", 3), ("arrived", 9), ("closed", 90)], cut
     )
     frame = pd.DataFrame(
@@ -63,7 +64,7 @@ def alarms_110(day: Day) -> Iterator[Batch]:
             "lat": ev["lat"],
             "street_code": ev["street_code"],
             "grid_cell": ev["grid_cell"],
-            "case_detail": rng.choice(["报警人称有人滋事", "电动车被盗", "两车相撞无人伤", "接到诈骗电话"], len(ev)),
+            "case_detail": rng.choice(ALARM_DETAILS, len(ev)),
             "dispatched_at": dispatched,
             "arrived_at": arrived,
             "status": state,
@@ -81,7 +82,7 @@ def fire_calls_119(day: Day) -> Iterator[Batch]:
     ev["event_type"] = rng.choice(FIRE_TYPES, len(ev), p=[0.35, 0.15, 0.3, 0.2])
     call_ids = ids("F", day, 2, len(ev), 12)
     cut = day_start(day.day) + pd.Timedelta(days=1)
-    (dispatched, arrived, closed), state = states(
+    (_dispatched, arrived, closed), state = states(
         rng, ev["at"], [("dispatched", 1), ("on_scene", 7), ("closed", 80)], cut
     )
     frame = pd.DataFrame(
@@ -112,7 +113,7 @@ def ambulance_120(day: Day) -> Iterator[Batch]:
     ev["event_type"] = rng.choice(["medical.emergency", "medical.injury"], len(ev), p=[0.7, 0.3])
     dispatch_ids = ids("A", day, 3, len(ev), 12)
     cut = day_start(day.day) + pd.Timedelta(days=1)
-    (dispatched, arrived, delivered), state = states(
+    (dispatched, arrived, _delivered), state = states(
         rng, ev["at"], [("dispatched", 2), ("arrived", 11), ("delivered", 35)], cut
     )
     frame = pd.DataFrame(
@@ -136,7 +137,9 @@ def ambulance_120(day: Day) -> Iterator[Batch]:
         }
     )
     day.truth.record(incidents(ev, "ambulance_120", dispatch_ids))
-    yield from six_hour_files(frame, "ambulance_120", "health/ambulance_120/120_dispatch_{stamp}_{hh}.csv", day)
+    yield from six_hour_files(
+        frame, "ambulance_120", "health/ambulance_120/120_dispatch_{stamp}_{hh}.csv", day
+    )
 
 
 METRO_STATIONS = [
@@ -162,7 +165,9 @@ def metro_faults(day: Day) -> Iterator[Batch]:
             "street_code": [w[2] for w in where],
             "occurred_at": at,
             "recovered_at": at + minutes(rng, 25, n),
-            "fault_type": rng.choice(["signal", "door", "power", "train", "platform_screen_door"], n),
+            "fault_type": rng.choice(
+                ["signal", "door", "power", "train", "platform_screen_door"], n
+            ),
             "severity": rng.choice([1, 2, 3], n, p=[0.6, 0.3, 0.1]),
             "delay_minutes": rng.exponential(12, n).round(1),
         }

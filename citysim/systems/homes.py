@@ -115,9 +115,12 @@ def meter_readings(day: Day, utility: str) -> Iterator[Batch]:
     for part in chunks(day, f, slots):
         idx = part.index.to_numpy()
         n = len(part)
-        use = (spec["per_person"] * part["actual_occupants"].to_numpy() + spec["base"]) * part[
-            "usage_factor"
-        ].to_numpy() * weekend * rng.lognormal(0, 0.15, n)
+        use = (
+            (spec["per_person"] * part["actual_occupants"].to_numpy() + spec["base"])
+            * part["usage_factor"].to_numpy()
+            * weekend
+            * rng.lognormal(0, 0.15, n)
+        )
         step = use[:, None] * slot_shares(slots, part["night_share"].to_numpy())
         cumulative = register[idx, None] + np.cumsum(step, axis=1)
         flagged = rng.random((n, slots)) < FLAGGED_RESET_RATE / slots
@@ -169,7 +172,9 @@ def door_access_events(day: Day) -> Iterator[Batch]:
         person = (rng.random(len(flat_pos)) * np.maximum(people[flat_pos], 1)).astype(int)
         flat_idx = part.index.to_numpy()[flat_pos]
         at = day_start(day.day) + pd.to_timedelta(
-            rng.choice(24, len(flat_pos), p=DAY_PROFILE) * 3600 + rng.integers(0, 3600, len(flat_pos)), "s"
+            rng.choice(24, len(flat_pos), p=DAY_PROFILE) * 3600
+            + rng.integers(0, 3600, len(flat_pos)),
+            "s",
         )
         n = len(flat_pos)
         yield Batch(
@@ -177,13 +182,19 @@ def door_access_events(day: Day) -> Iterator[Batch]:
             path,
             pd.DataFrame(
                 {
-                    "event_id": [f"E{(day.index * 100 + 8) * 10**7 + counter + i:012d}" for i in range(n)],
+                    "event_id": [
+                        f"E{(day.index * 100 + 8) * 10**7 + counter + i:012d}" for i in range(n)
+                    ],
                     "event_at": at,
                     "flat_id": part["flat_id"].to_numpy()[flat_pos],
-                    "card_id": [f"C{f * 32 + p:09d}" for f, p in zip(flat_idx, person, strict=True)],
+                    "card_id": [
+                        f"C{f * 32 + p:09d}" for f, p in zip(flat_idx, person, strict=True)
+                    ],
                     "gate_id": part["building_id"].to_numpy()[flat_pos] + "-G1",
                     "direction": np.where(rng.random(n) < 0.5, "in", "out"),
-                    "method": rng.choice(["card", "face", "app", "password"], n, p=[0.5, 0.35, 0.1, 0.05]),
+                    "method": rng.choice(
+                        ["card", "face", "app", "password"], n, p=[0.5, 0.35, 0.1, 0.05]
+                    ),
                 }
             ).sort_values("event_at", kind="stable"),
         )
@@ -211,7 +222,9 @@ def delivery_orders(day: Day) -> Iterator[Batch]:
             path,
             pd.DataFrame(
                 {
-                    "order_id": [f"O{(day.index * 100 + 9) * 10**9 + counter + i:014d}" for i in range(n)],
+                    "order_id": [
+                        f"O{(day.index * 100 + 9) * 10**9 + counter + i:014d}" for i in range(n)
+                    ],
                     "ordered_at": at,
                     "delivered_at": at + pd.to_timedelta(rng.integers(15 * 60, 60 * 60, n), "s"),
                     "flat_id": np.where(matched, part["flat_id"].to_numpy()[pos], None),
@@ -255,4 +268,8 @@ def group_rental_inspections(day: Day) -> Iterator[Batch]:
             "inspector_id": [f"W{i:05d}" for i in rng.integers(0, 4000, len(sel))],
         }
     ).sort_values("inspected_at", kind="stable")
-    yield Batch("group_rental_inspections", f"city_mgmt/group_rental_inspections/inspections_{day.stamp}.csv", frame)
+    yield Batch(
+        "group_rental_inspections",
+        f"city_mgmt/group_rental_inspections/inspections_{day.stamp}.csv",
+        frame,
+    )

@@ -33,7 +33,9 @@ def registry_day(day: Day, frame: pd.DataFrame, version_col: str, churn: float) 
         return frame
     changed = day.rng.random(len(frame)) < churn
     out = frame[changed].copy()
-    out[version_col] = day_start(day.day) + pd.to_timedelta(day.rng.integers(0, 86400, len(out)), "s")
+    out[version_col] = day_start(day.day) + pd.to_timedelta(
+        day.rng.integers(0, 86400, len(out)), "s"
+    )
     return out
 
 
@@ -59,7 +61,9 @@ def iot_devices(day: Day) -> Iterator[Batch]:
     yield Batch("iot_devices", f"city_ops_centre/iot_devices/devices_{day.stamp}.jsonl", frame)
 
 
-def episodes(rng: np.random.Generator, n_dev: int, rate: float, slots: tuple[int, int]) -> np.ndarray:
+def episodes(
+    rng: np.random.Generator, n_dev: int, rate: float, slots: tuple[int, int]
+) -> np.ndarray:
     """Boolean (device, slot) mask of random episodes lasting slots[0]..slots[1] readings."""
     mask = np.zeros((n_dev, SLOTS), bool)
     who = np.flatnonzero(rng.random(n_dev) < rate)
@@ -70,7 +74,9 @@ def episodes(rng: np.random.Generator, n_dev: int, rate: float, slots: tuple[int
     return mask
 
 
-def planted(day: Day, dev: pd.DataFrame, mask: np.ndarray, event_type: str, times: pd.DatetimeIndex) -> None:
+def planted(
+    day: Day, dev: pd.DataFrame, mask: np.ndarray, event_type: str, times: pd.DatetimeIndex
+) -> None:
     """Record one truth incident per device episode (its first alarming reading)."""
     rows, first = np.nonzero(mask & ~np.roll(mask, 1, axis=1) | (mask & (np.arange(SLOTS) == 0)))
     if len(rows):
@@ -89,7 +95,9 @@ def planted(day: Day, dev: pd.DataFrame, mask: np.ndarray, event_type: str, time
         )
 
 
-def readings_for(day: Day, kind: str, dev: pd.DataFrame, times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+def readings_for(
+    day: Day, kind: str, dev: pd.DataFrame, times: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray]:
     """(value, alarm) arrays of shape (devices, slots) for one device kind."""
     rng, n = day.rng, len(dev)
     hour = (times.hour + times.minute / 60).to_numpy()
@@ -109,7 +117,9 @@ def readings_for(day: Day, kind: str, dev: pd.DataFrame, times: pd.DatetimeIndex
     if kind in ("rain_gauge", "water_level"):
         storm = (day.index == min(1, last)) & (hour >= 14) & (hour < 18)  # one heavy-rain spell
         if kind == "rain_gauge":
-            value = np.where(storm, rng.uniform(9, 16, (n, SLOTS)), rng.exponential(0.05, (n, SLOTS)))
+            value = np.where(
+                storm, rng.uniform(9, 16, (n, SLOTS)), rng.exponential(0.05, (n, SLOTS))
+            )
             alarm = value >= RAIN_ALARM_MM
             planted(day, dev, alarm, "iot.heavy_rain", times)
         else:
@@ -119,10 +129,16 @@ def readings_for(day: Day, kind: str, dev: pd.DataFrame, times: pd.DatetimeIndex
             planted(day, dev, alarm, "iot.water_level_high", times)
         return value.round(1), alarm
     level, threshold, event = (
-        (0.3, SMOKE_ALARM, "iot.smoke_alarm") if kind == "smoke" else (0.5, GAS_ALARM, "iot.gas_alarm")
+        (0.3, SMOKE_ALARM, "iot.smoke_alarm")
+        if kind == "smoke"
+        else (0.5, GAS_ALARM, "iot.gas_alarm")
     )
     spike = episodes(rng, n, 0.004, (1, 3))
-    value = np.where(spike, rng.uniform(threshold * 1.5, threshold * 4, (n, SLOTS)), rng.exponential(level, (n, SLOTS)))
+    value = np.where(
+        spike,
+        rng.uniform(threshold * 1.5, threshold * 4, (n, SLOTS)),
+        rng.exponential(level, (n, SLOTS)),
+    )
     value = np.minimum(value, threshold * 0.9, where=~spike, out=value.copy())
     planted(day, dev, spike, event, times)
     return value.round(2), spike
@@ -148,35 +164,57 @@ def iot_readings(day: Day) -> Iterator[Batch]:
                 }
             )
         )
-    frame = pd.concat(frames, ignore_index=True).sort_values(["observed_at", "device_id"], kind="stable")
+    frame = pd.concat(frames, ignore_index=True).sort_values(
+        ["observed_at", "device_id"], kind="stable"
+    )
     hour = frame["observed_at"].dt.hour.to_numpy()
     for h in range(24):
-        yield Batch("iot_readings", f"city_ops_centre/iot_readings/readings_{day.stamp}{h:02d}.parquet", frame[hour == h])
+        yield Batch(
+            "iot_readings",
+            f"city_ops_centre/iot_readings/readings_{day.stamp}{h:02d}.parquet",
+            frame[hour == h],
+        )
 
 
 def video_ai_events(day: Day) -> Iterator[Batch]:
     """Video AI: street events, site violations, and uncovered muck trucks, hourly JSON lines."""
     rng, world = day.rng, day.world
     ch = world.channels
-    street = clustered_events(rng, world.geo, day.day, day.mean(DAILY_EVENTS["video_ai_events"]) * 0.5)
+    street = clustered_events(
+        rng, world.geo, day.day, day.mean(DAILY_EVENTS["video_ai_events"]) * 0.5
+    )
     street["event_type"] = "video.business_outside_door"
     street["site_id"], street["plate"] = None, None
-    street["channel_id"] = ch["channel_id"].to_numpy()[rng.integers(len(world.sites), len(ch), len(street))]
+    street["channel_id"] = ch["channel_id"].to_numpy()[
+        rng.integers(len(world.sites), len(ch), len(street))
+    ]
     sites = world.sites
     per_site = rng.poisson(sites["risk"].to_numpy() * 0.6)
     s_idx = np.repeat(np.arange(len(sites)), per_site)
-    site_ev = sites.iloc[s_idx][["site_id", "street_code", "grid_cell", "lon", "lat"]].reset_index(drop=True)
-    site_ev["at"] = day_start(day.day) + pd.to_timedelta(rng.integers(7 * 3600, 19 * 3600, len(site_ev)), "s")
-    site_ev["event_type"] = rng.choice(["video.helmet_missing", "video.open_fire"], len(site_ev), p=[0.85, 0.15])
+    site_ev = sites.iloc[s_idx][["site_id", "street_code", "grid_cell", "lon", "lat"]].reset_index(
+        drop=True
+    )
+    site_ev["at"] = day_start(day.day) + pd.to_timedelta(
+        rng.integers(7 * 3600, 19 * 3600, len(site_ev)), "s"
+    )
+    site_ev["event_type"] = rng.choice(
+        ["video.helmet_missing", "video.open_fire"], len(site_ev), p=[0.85, 0.15]
+    )
     site_ev["channel_id"] = ch["channel_id"].to_numpy()[s_idx]
     site_ev["plate"] = None
     trucks = world.trucks[world.trucks["behaviour"] == "uncovered"]
     seen = sites.iloc[trucks["site_idx"]].reset_index(drop=True)
     seen["plate"] = trucks["plate"].to_numpy()
-    seen["at"] = day_start(day.day) + pd.to_timedelta(rng.integers(9 * 3600, 17 * 3600, len(seen)), "s")
+    seen["at"] = day_start(day.day) + pd.to_timedelta(
+        rng.integers(9 * 3600, 17 * 3600, len(seen)), "s"
+    )
     seen["event_type"] = "video.muck_truck_uncovered"
     seen["channel_id"] = ch["channel_id"].to_numpy()[trucks["site_idx"].to_numpy()]
-    ev = pd.concat([street, site_ev, seen], ignore_index=True).sort_values("at", kind="stable").reset_index(drop=True)
+    ev = (
+        pd.concat([street, site_ev, seen], ignore_index=True)
+        .sort_values("at", kind="stable")
+        .reset_index(drop=True)
+    )
     event_ids = ids("V", day, 7, len(ev), 12)
     day.truth.record(incidents(ev, "video_ai_events", event_ids))
     frame = pd.DataFrame(
@@ -198,4 +236,6 @@ def video_ai_events(day: Day) -> Iterator[Batch]:
     for h in range(24):
         part = frame[hour == h]
         if len(part):
-            yield Batch("video_ai_events", f"city_ops_centre/video_ai/events_{day.stamp}{h:02d}.jsonl", part)
+            yield Batch(
+                "video_ai_events", f"city_ops_centre/video_ai/events_{day.stamp}{h:02d}.jsonl", part
+            )

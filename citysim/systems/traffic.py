@@ -60,7 +60,9 @@ def vehicle_register(day: Day) -> Iterator[Batch]:
             registered_at=start - pd.to_timedelta(part["registered_days_ago"], "D"),
             updated_at=start + pd.Timedelta(hours=4),
         )
-        yield Batch("vehicle_register", f"traffic_police/vehicle_register/vehicles_{day.stamp}.csv", frame)
+        yield Batch(
+            "vehicle_register", f"traffic_police/vehicle_register/vehicles_{day.stamp}.csv", frame
+        )
 
 
 def camera_neighbours(day: Day) -> np.ndarray:
@@ -75,7 +77,9 @@ def camera_neighbours(day: Day) -> np.ndarray:
     return day.carry["neighbours"]
 
 
-def drives(day: Day, home_lon: np.ndarray, home_lat: np.ndarray, start_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def drives(
+    day: Day, home_lon: np.ndarray, home_lat: np.ndarray, start_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Each vehicle's reads: a walk between neighbouring cameras at road speed.
 
     Returns (camera index, seconds since midnight), both (vehicles, reads)."""
@@ -91,7 +95,9 @@ def drives(day: Day, home_lon: np.ndarray, home_lat: np.ndarray, start_s: np.nda
     hop = distance_m(lon[cam[:, :-1]], lat[cam[:, :-1]], lon[cam[:, 1:]], lat[cam[:, 1:]])
     speed = rng.uniform(6, 14, (n, r - 1))  # m/s on city roads, with stops
     dwell = rng.exponential(300, (n, r - 1)) * (rng.random((n, r - 1)) < 0.2)
-    secs = np.concatenate([start_s[:, None], start_s[:, None] + np.cumsum(hop / speed + dwell + 20, axis=1)], axis=1)
+    secs = np.concatenate(
+        [start_s[:, None], start_s[:, None] + np.cumsum(hop / speed + dwell + 20, axis=1)], axis=1
+    )
     return cam, np.minimum(secs, 86399).astype(np.int64)
 
 
@@ -108,7 +114,9 @@ def anpr_reads(day: Day) -> Iterator[Batch]:
         n = len(part)
         start = rng.choice(24, n, p=DAY_PROFILE) * 3600 + rng.integers(0, 3600, n)
         cloned = part["plate"].isin(clones["plate"]).to_numpy()
-        victim_start.update(zip(part["plate"].to_numpy()[cloned], start[cloned].tolist(), strict=True))
+        victim_start.update(
+            zip(part["plate"].to_numpy()[cloned], start[cloned].tolist(), strict=True)
+        )
         cam, secs = drives(day, part["home_lon"].to_numpy(), part["home_lat"].to_numpy(), start)
         plates = np.repeat(part["plate"].to_numpy(), cam.shape[1])
         makes = np.repeat(part["vehicle_make"].to_numpy(), cam.shape[1])
@@ -121,19 +129,32 @@ def anpr_reads(day: Day) -> Iterator[Batch]:
     if len(out):
         real_start = out["plate"].map(victim_start).to_numpy(np.int64)
         start = np.clip(real_start + rng.integers(-3600, 3600, len(out)), 0, 86399)
-        cam, secs = drives(day, out["clone_home_lon"].to_numpy(), out["clone_home_lat"].to_numpy(), start)
+        cam, secs = drives(
+            day, out["clone_home_lon"].to_numpy(), out["clone_home_lat"].to_numpy(), start
+        )
         r = cam.shape[1]
         frame = reads_frame(
-            day, cam.ravel(), secs.ravel(), np.repeat(out["plate"].to_numpy(), r),
-            np.repeat(out["clone_make"].to_numpy(), r), np.repeat(out["clone_colour"].to_numpy(), r), counter,
-        )  # fmt: skip
+            day,
+            cam.ravel(),
+            secs.ravel(),
+            np.repeat(out["plate"].to_numpy(), r),
+            np.repeat(out["clone_make"].to_numpy(), r),
+            np.repeat(out["clone_colour"].to_numpy(), r),
+            counter,
+        )
         counter += len(frame)
         yield Batch("anpr_reads", f"traffic_police/anpr_reads/reads_{day.stamp}.parquet", frame)
     day.carry["counter"] = counter
 
 
 def reads_frame(
-    day: Day, cam: np.ndarray, secs: np.ndarray, plates: np.ndarray, makes: np.ndarray, colours: np.ndarray, counter: int
+    day: Day,
+    cam: np.ndarray,
+    secs: np.ndarray,
+    plates: np.ndarray,
+    makes: np.ndarray,
+    colours: np.ndarray,
+    counter: int,
 ) -> pd.DataFrame:
     """Plate reads as the camera platform records them, OCR misreads included."""
     rng, n = day.rng, len(cam)
@@ -189,7 +210,9 @@ def muck_permits(day: Day) -> Iterator[Batch]:
                 "updated_at": start + pd.Timedelta(hours=8),
             }
         )
-    yield Batch("muck_permits", f"greening/muck_permits/permits_{day.stamp}.jsonl", pd.DataFrame(rows))
+    yield Batch(
+        "muck_permits", f"greening/muck_permits/permits_{day.stamp}.jsonl", pd.DataFrame(rows)
+    )
 
 
 def muck_truck_gps(day: Day) -> Iterator[Batch]:
@@ -207,19 +230,31 @@ def muck_truck_gps(day: Day) -> Iterator[Batch]:
                 truth.append((truck["plate"], "muck.off_route", start_h))
             seg = np.linalg.norm(np.diff(path, axis=0), axis=1)
             n = max(5, int(seg.sum() / 0.005))  # about one fix per ~500 m, a minute apart
-            along = np.interp(np.linspace(0, seg.sum(), n), np.concatenate([[0], np.cumsum(seg)]), np.arange(len(path)))
+            along = np.interp(
+                np.linspace(0, seg.sum(), n),
+                np.concatenate([[0], np.cumsum(seg)]),
+                np.arange(len(path)),
+            )
             k = np.minimum(along.astype(int), len(path) - 2)
-            xy = path[k] + (path[k + 1] - path[k]) * (along - k)[:, None] + rng.normal(0, 0.0002, (n, 2))
+            xy = (
+                path[k]
+                + (path[k + 1] - path[k]) * (along - k)[:, None]
+                + rng.normal(0, 0.0002, (n, 2))
+            )
             loaded = leg % 2 == 0
             frames.append(
                 pd.DataFrame(
                     {
                         "plate": truck["plate"],
-                        "gps_at": day_start(day.day) + pd.Timedelta(hours=start_h) + pd.to_timedelta(np.arange(n), "min"),
+                        "gps_at": day_start(day.day)
+                        + pd.Timedelta(hours=start_h)
+                        + pd.to_timedelta(np.arange(n), "min"),
                         "lon": xy[:, 0].round(6),
                         "lat": xy[:, 1].round(6),
                         "speed_kmh": rng.uniform(20, 45, n).round(1),
-                        "covered": (not (loaded and truck["behaviour"] == "uncovered")) if truck["has_cover_sensor"] else None,
+                        "covered": (not (loaded and truck["behaviour"] == "uncovered"))
+                        if truck["has_cover_sensor"]
+                        else None,
                     }
                 )
             )
@@ -229,7 +264,9 @@ def muck_truck_gps(day: Day) -> Iterator[Batch]:
     frame = pd.concat(frames, ignore_index=True).sort_values(["gps_at", "plate"], kind="stable")
     hour = frame["gps_at"].dt.hour.to_numpy()
     for h in np.unique(hour):
-        yield Batch("muck_truck_gps", f"greening/muck_gps/gps_{day.stamp}{h:02d}.csv", frame[hour == h])
+        yield Batch(
+            "muck_truck_gps", f"greening/muck_gps/gps_{day.stamp}{h:02d}.csv", frame[hour == h]
+        )
 
 
 def record_truck_truth(day: Day, rows: list[tuple[str, str, int]]) -> None:

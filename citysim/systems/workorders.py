@@ -14,7 +14,7 @@ import pandas as pd
 from citysim.batch import Batch, Day, ids, incidents
 from citysim.config import DAILY_EVENTS
 from citysim.identity import names, phones
-from citysim.timeline import NIGHT_PROFILE, clustered_events, day_start, minutes
+from citysim.timeline import NIGHT_PROFILE, clustered_events, day_start
 
 NOISE = [
     "noise.construction", "noise.renovation", "noise.dog_night", "noise.neighbour",
@@ -31,7 +31,12 @@ DAYTIME_TYPES = {
     "noise.road_traffic": 0.01, "noise.metro": 0.005, "noise.ship_horn": 0.005,
     "noise.school_broadcast": 0.005, "noise.industrial": 0.005,
 }  # fmt: skip
-NIGHT_TYPES = {"noise.dog_night": 0.3, "noise.neighbour": 0.3, "noise.entertainment_venue": 0.2, "noise.vehicle_modified": 0.2}  # fmt: skip
+NIGHT_TYPES = {
+    "noise.dog_night": 0.3,
+    "noise.neighbour": 0.3,
+    "noise.entertainment_venue": 0.2,
+    "noise.vehicle_modified": 0.2,
+}
 NIGHT_SHARE = 0.12
 GRID_TYPES = {
     "grid.garbage_overflow": 0.25, "grid.illegal_parking": 0.2, "grid.street_vending": 0.12,
@@ -48,14 +53,18 @@ def pick(rng: np.random.Generator, mix: dict[str, float], n: int) -> np.ndarray:
     return rng.choice(list(mix), n, p=w / w.sum())
 
 
-def lifecycle(rng: np.random.Generator, orders: pd.DataFrame, steps: dict[str, float]) -> pd.DataFrame:
+def lifecycle(
+    rng: np.random.Generator, orders: pd.DataFrame, steps: dict[str, float]
+) -> pd.DataFrame:
     """One row per state change of each order: (order row, state, time)."""
     rows = [orders.assign(state="received", changed_at=orders["at"])]
     current = orders["at"]
     fast = orders["event_type"].isin(FAST).to_numpy()
     for state, mean in steps.items():
         mean_min = np.where(fast & (state == LIFECYCLE[0]), 3, mean)
-        current = current + pd.to_timedelta((rng.lognormal(np.log(mean_min) - 0.3, 0.7) * 60).astype(int), "s")
+        current = current + pd.to_timedelta(
+            (rng.lognormal(np.log(mean_min) - 0.3, 0.7) * 60).astype(int), "s"
+        )
         rows.append(orders.assign(state=state, changed_at=current))
     return pd.concat(rows, ignore_index=True)
 
@@ -81,12 +90,15 @@ def hotline_orders(day: Day) -> pd.DataFrame:
     flats = world.flats
     # A complaining group rental is reported on some day of the run; neighbours also report
     # ordinary flats now and then (false alarms).
-    complainers = flats[flats["complains"].to_numpy() & (rng.random(len(flats)) < 1 / max(day.cfg.days, 1))]
+    complainers = flats[
+        flats["complains"].to_numpy() & (rng.random(len(flats)) < 1 / max(day.cfg.days, 1))
+    ]
     false_alarm = flats[rng.random(len(flats)) < 0.00004]
     accused = pd.concat([complainers, false_alarm])
     acc = pd.DataFrame(
         {
-            "at": day_start(day.day) + pd.to_timedelta(rng.integers(8 * 3600, 22 * 3600, len(accused)), "s"),
+            "at": day_start(day.day)
+            + pd.to_timedelta(rng.integers(8 * 3600, 22 * 3600, len(accused)), "s"),
             "street_code": accused["street_code"].to_numpy(),
             "committee_code": accused["committee_code"].to_numpy(),
             "grid_cell": accused["grid_cell"].to_numpy(),
@@ -99,7 +111,9 @@ def hotline_orders(day: Day) -> pd.DataFrame:
     orders = pd.concat([day_ev, night_ev, acc], ignore_index=True).sort_values("at", kind="stable")
     orders = orders.reset_index(drop=True)
     missing = orders["address"].isna() if "address" in orders else np.ones(len(orders), bool)
-    orders["address"] = np.where(missing, [f"浦东新区{g}网格附近" for g in orders["grid_cell"]], orders.get("address"))
+    orders["address"] = np.where(
+        missing, [f"浦东新区{g}网格附近" for g in orders["grid_cell"]], orders.get("address")
+    )
     orders["record_id"] = ids("H", day, 5, len(orders), 12)
     reported = orders["event_type"].to_numpy() == "hotline.group_rental_complaint"
     flat_of = dict(zip(accused["address"], accused["flat_id"], strict=False))
@@ -128,7 +142,10 @@ def hotline_12345(day: Day) -> Iterator[Batch]:
         rating=rng.choice([1, 2, 3, 4, 5], n, p=[0.04, 0.06, 0.15, 0.35, 0.4]),
         agency=[lead.get(t, "city_ops_centre") for t in orders["event_type"]],
     )
-    changes = due_today(day, lifecycle(rng, orders, {"dispatched": 12, "accepted": 25, "handled": 300, "closed": 900}))
+    changes = due_today(
+        day,
+        lifecycle(rng, orders, {"dispatched": 12, "accepted": 25, "handled": 300, "closed": 900}),
+    )
     frame = pd.DataFrame(
         {
             "service_request_id": changes["record_id"],
@@ -152,7 +169,9 @@ def hotline_12345(day: Day) -> Iterator[Batch]:
     for h in range(24):
         part = frame[hour == h]
         if len(part):
-            yield Batch("hotline_12345", f"hotline/hotline_12345/requests_{day.stamp}{h:02d}.json", part)
+            yield Batch(
+                "hotline_12345", f"hotline/hotline_12345/requests_{day.stamp}{h:02d}.json", part
+            )
 
 
 def grid_cases(day: Day) -> Iterator[Batch]:
@@ -183,4 +202,6 @@ def grid_cases(day: Day) -> Iterator[Batch]:
     block = frame["updated_at"].dt.hour.to_numpy() // 4
     for b in range(6):
         part = frame[block == b]
-        yield Batch("grid_cases", f"city_ops_centre/grid_cases/grid_cases_{day.stamp}_{b * 4:02d}.csv", part)
+        yield Batch(
+            "grid_cases", f"city_ops_centre/grid_cases/grid_cases_{day.stamp}_{b * 4:02d}.csv", part
+        )

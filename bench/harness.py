@@ -1,0 +1,63 @@
+"""Run one measured step in a fresh process and read back its time, rows and peak memory.
+
+A fresh process per step keeps peak RSS honest: it is that step's high-water mark alone, not
+the largest of everything measured before it.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Measure:
+    """One step's cost."""
+
+    step: str
+    seconds: float
+    peak_mb: float
+    rows: int = 0
+
+    @property
+    def rows_per_s(self) -> float:
+        """Throughput."""
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def timed(step: str, work: Callable[[], int]) -> Measure:
+    """Time `work` (which returns a row count) in this process; peak RSS since process start."""
+    start = time.perf_counter()
+    rows = work()
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return Measure(step, round(seconds, 3), round(peak_mb, 1), int(rows))
+
+
+def in_subprocess(module: str, *args: str) -> Measure:
+    """Run `python -m <module> <args>`, which must print one Measure as JSON on its last line."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], check=True, capture_output=True, text=True
+    )
+    return Measure(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def report(measure: Measure) -> None:
+    """Print a Measure as the last line of a step's output, for `in_subprocess`."""
+    print(json.dumps(asdict(measure)))
+
+
+def save(name: str, payload: dict) -> Path:
+    """Keep one benchmark's figures in bench/results/<name>.json (the page is made from these)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return path

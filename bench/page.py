@@ -1,0 +1,53 @@
+"""Render docs/benchmarks.md from bench/results/*.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from bench.harness import RESULTS
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+INTRO = """# Benchmarks
+
+Every figure here is written by `make bench` (`python -m bench`) from `bench/results/*.json`;
+do not edit by hand. Each step runs in a fresh process, so its peak memory (max RSS) is its own.
+Ratios compare against the baseline named in each section, measured in the same command.
+Machine: {machine}, {cores} cores.
+"""
+
+
+def simulator_section(data: dict) -> str:
+    """The simulator's throughput table."""
+    lines = [
+        "## Simulator (`python -m bench simulator`)",
+        "",
+        f"One simulated day (seed {data['seed']}) written to landing files, truth included. "
+        f"Baseline: {data['baseline']}.",
+        "",
+        "| scale | rows | seconds | rows/s | peak MB | rows ratio | time ratio | memory ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['scale']} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows_per_s']:,} "
+            f"| {r['peak_mb']:.0f} | {r['rows_ratio']} | {r['time_ratio']} | {r['memory_ratio']} |"
+        )
+    return "\n".join(lines)
+
+
+SECTIONS = {"simulator": simulator_section}
+
+
+def write_page(machine: str) -> Path:
+    """Rewrite the page from every result on disk, in a fixed order."""
+    parts = [INTRO.format(machine=machine, cores=os.cpu_count())]
+    for name, render in SECTIONS.items():
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            parts.append(render(json.loads(path.read_text())))
+    PAGE.parent.mkdir(exist_ok=True)
+    PAGE.write_text("\n\n".join(parts) + "\n")
+    return PAGE
