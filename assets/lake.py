@@ -19,6 +19,7 @@ class LakeResource(dg.ConfigurableResource):
     """Where the lake lives. Zones: landing, bronze, quarantine, gold, risk, shares, reference."""
 
     root: str = DEFAULT_ROOT
+    storage_options: dict[str, str] | None = None
 
     @property
     def is_local(self) -> bool:
@@ -34,6 +35,11 @@ class LakeResource(dg.ConfigurableResource):
     def table(self, zone: str, name: str) -> str:
         """A Delta table's location: `<root>/<zone>/<name>`."""
         return self.uri(zone, name)
+
+    @property
+    def landing_root(self) -> Path:
+        """Where the units' files arrive (a local folder: units deliver by SFTP or a mount)."""
+        return Path(self.uri("landing"))
 
     @classmethod
     def from_env(cls) -> LakeResource:

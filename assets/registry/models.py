@@ -90,6 +90,15 @@ class Column(BaseModel):
         return self.classification
 
     @property
+    def source_fields(self) -> list[str]:
+        """Names the column may carry in delivered files: its own, then `sourceFields` aliases."""
+        aliases = [
+            p["value"] for p in self.customProperties or [] if p.get("property") == "sourceFields"
+        ]
+        flat = [a for value in aliases for a in (value if isinstance(value, list) else [value])]
+        return [self.name, *flat]
+
+    @property
     def valid_values(self) -> list[Any] | None:
         """The enumeration, if a quality rule declares one."""
         for rule in self.quality:

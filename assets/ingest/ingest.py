@@ -1,0 +1,331 @@
+"""Ingest one system's landing files into bronze: every row loaded or quarantined, once.
+
+Per file: scan (hash, encoding) -> skip if the ledger knows the hash -> read in batches ->
+validate -> rows to bronze, bad rows and duplicates to quarantine -> a ledger row whose counts
+balance (read = loaded + quarantined). A file that cannot be read is quarantined whole.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assets.ingest.batches import RawBatch, UnreadableFile
+from assets.ingest.dedupe import SeenKeys
+from assets.ingest.landing import landing_files, path_constants, system_lock
+from assets.ingest.readers import read_batches
+from assets.ingest.scan import FileScan, scan_file
+from assets.ingest.tables import (
+    LEDGER_SCHEMA,
+    QUARANTINE_SCHEMA,
+    read_table,
+    replace_file_rows,
+    retried,
+    upsert,
+)
+from assets.ingest.tables import append as append_rows
+from assets.ingest.validate import Validator
+from assets.registry import Contract
+
+LINEAGE = ["_source_file", "_source_line", "_source_hash", "_batch_id", "_ingested_at"]
+PARTITION = "event_date"
+RAW_SAMPLE = 4096  # characters of a whole-file quarantine's raw text
+
+
+@dataclass
+class FileResult:
+    """The ledger row of one file."""
+
+    system: str
+    path: str
+    content_hash: str
+    size_bytes: int
+    status: str  # loaded | quarantined | duplicate
+    reason: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    warnings: list[str] = field(default_factory=list)
+    batch_id: str = ""
+    run_id: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+
+    def as_row(self) -> dict:
+        """The row as the ledger table stores it."""
+        row = {k: getattr(self, k) for k in LEDGER_SCHEMA.names}
+        row["warnings"] = "; ".join(self.warnings) or None
+        return row
+
+
+class SystemIngest:
+    """Ingests files of one contract into `bronze/<id>`, `quarantine/<id>` and the ledger."""
+
+    def __init__(self, contract: Contract, lake, run_id: str = "") -> None:
+        self.contract = contract
+        self.lake = lake
+        self.run_id = run_id
+        self.validator = Validator(contract)
+        self.bronze = lake.table("bronze", contract.id)
+        self.history = lake.table("bronze", f"{contract.id}_history")
+        self.quarantine = lake.table("quarantine", contract.id)
+        self.ledger = lake.table("ledger", "files")
+
+    def ingest(self, path: Path, rel: str, known: dict[str, str]) -> FileResult:
+        """One file, exactly once. `known` maps content hashes already in the ledger to a path."""
+        scan = scan_file(path, self.contract.settings.encoding)
+        result = FileResult(self.contract.id, rel, scan.content_hash, scan.size, "loaded",
+                            batch_id=uuid.uuid4().hex, run_id=self.run_id)  # fmt: skip
+        if scan.content_hash in known:
+            result.status, result.reason = (
+                "duplicate",
+                f"same content as {known[scan.content_hash]}",
+            )
+        else:
+            retried(lambda: self.load(path, scan, result))
+        result.finished_at = datetime.now(UTC)
+        retried(
+            lambda: append_rows(self.ledger, pa.Table.from_pylist([result.as_row()], LEDGER_SCHEMA))
+        )
+        return result
+
+    def load(self, path: Path, scan: FileScan, result: FileResult) -> None:
+        """Read, validate and write one file (idempotent: safe to repeat after a crash or race)."""
+        result.rows_read = result.rows_loaded = result.rows_quarantined = 0
+        result.status, result.reason, result.warnings = "loaded", None, []
+        quarantined: list[pa.Table] = []
+        try:
+            rows = self.valid_rows(path, scan, result, quarantined)
+            first = next(rows, None)
+            if first is not None:
+                self.write_good(first, rows, scan.content_hash)
+        except UnreadableFile as err:
+            result.status, result.reason = "quarantined", str(err)
+            result.rows_read = result.rows_quarantined = max(scan_lines(path, self.contract), 1)
+            result.rows_loaded = 0
+            quarantined = [self.whole_file(path, scan, result)]
+        q = pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()
+        replace_file_rows(self.quarantine, q.to_batches(), QUARANTINE_SCHEMA, scan.content_hash,
+                          "source_hash", storage_options=self.lake.storage_options)  # fmt: skip
+
+    def write_good(self, first: pa.Table, rest: Iterator[pa.Table], content_hash: str) -> None:
+        """Valid rows to bronze: appended per file, or merged on the key where records change."""
+        opts = self.lake.storage_options
+        stream = (b for t in _chain(first, rest) for b in t.cast(first.schema).to_batches())
+        if self.contract.settings.update_semantics == "append":
+            replace_file_rows(self.bronze, stream, first.schema, content_hash, "_source_hash",
+                              [PARTITION], opts)  # fmt: skip
+            return
+        states = pa.Table.from_batches(list(stream), first.schema)  # state exports are small
+        replace_file_rows(self.history, states.to_batches(), first.schema, content_hash,
+                          "_source_hash", [PARTITION], opts)  # fmt: skip
+        keys = list(self.contract.primary_key)
+        version = self.contract.settings.version_column or self.contract.event_time_column
+        upsert(self.bronze, latest_per_key(states, keys, version), keys, version, [PARTITION], opts)
+
+    def valid_rows(
+        self, path: Path, scan: FileScan, result: FileResult, quarantined: list[pa.Table]
+    ) -> Iterator[pa.Table]:
+        """Bronze-ready tables of valid rows; bad rows, rejects and duplicates set aside."""
+        constants = path_constants(self.contract, result.path)
+        seen = SeenKeys()
+        ingested_at = datetime.now(UTC)
+        for index, raw in enumerate(read_batches(path, self.contract, scan)):
+            result.rows_read += raw.rows_read
+            if raw.table.num_rows == 0 and not raw.rejects:
+                continue
+            checked = (
+                self.validator.run(raw.table, raw.lines, constants) if raw.table.num_rows else None
+            )
+            if index == 0 and checked is not None:
+                self.check_drift(raw, checked, result)
+            good, bad = split(checked, seen, self.keep_duplicates)
+            quarantined.append(self.rejected(raw, checked, bad, result, ingested_at))
+            result.rows_quarantined += quarantined[-1].num_rows
+            if good is not None and good.num_rows:
+                result.rows_loaded += good.num_rows
+                yield self.with_lineage(good, result, ingested_at)
+
+    @property
+    def keep_duplicates(self) -> bool:
+        """Whether the contract keeps rows that repeat a key within a file."""
+        return self.contract.settings.duplicate_rows == "keep"
+
+    def check_drift(self, raw: RawBatch, checked: pa.Table, result: FileResult) -> None:
+        """Missing required columns or a column of the wrong type reject the file; extra fields
+        are kept (the table evolves) with a warning."""
+        sources = self.validator.sources(raw.table.schema)
+        missing = [c.name for c in self.contract.columns if c.required and sources[c.name] is None]
+        if missing:
+            raise UnreadableFile(f"missing required column(s): {', '.join(missing)}")
+        reasons = checked.column("_reason")
+        for col in self.contract.columns:
+            source = sources[col.name]
+            if source is None or checked.num_rows < 3:
+                continue
+            mentions = pc.match_substring(reasons, f"{col.name}: ")
+            wrong = count(pc.and_(mentions, pc.match_substring(reasons, "is not a valid")))
+            present = checked.num_rows - count(
+                pc.match_substring(reasons, f"missing required {col.name}")
+            )
+            if present and wrong == present:
+                raise UnreadableFile(
+                    f"column {col.name}: no value is a valid {col.physicalType.lower()}; "
+                    f"incompatible with the contract"
+                )
+        extra = self.validator.extra_fields(raw.table.schema)
+        if extra:
+            result.warnings.append(f"fields not in the contract, kept as text: {', '.join(extra)}")
+
+    def rejected(
+        self, raw: RawBatch, checked: pa.Table | None, bad: np.ndarray, result: FileResult,
+        at: datetime,
+    ) -> pa.Table:  # fmt: skip
+        """Quarantine rows: parse rejects with their text, invalid rows with their fields."""
+        rows = [quarantine_row(result, r.line, r.raw, r.reason, at) for r in raw.rejects]
+        if checked is not None and len(bad):
+            source = raw.table.take(pa.array(bad))
+            reasons = checked.column("_reason").take(pa.array(bad)).to_pylist()
+            lines = raw.lines.take(pa.array(bad)).to_pylist()
+            for record, line, reason in zip(source.to_pylist(), lines, reasons, strict=True):
+                text = json.dumps(record, ensure_ascii=False, default=str)
+                rows.append(
+                    quarantine_row(
+                        result,
+                        line,
+                        text,
+                        reason or "duplicate row (same key earlier in the file)",
+                        at,
+                    )
+                )
+        return pa.Table.from_pylist(rows, QUARANTINE_SCHEMA)
+
+    def with_lineage(self, good: pa.Table, result: FileResult, at: datetime) -> pa.Table:
+        """Valid rows with their lineage and local event date, helper columns dropped."""
+        n = good.num_rows
+        return (
+            good.drop_columns(["_reason", "_key_hash", "_line"])
+            .append_column("_source_file", pa.array([result.path] * n, pa.string()))
+            .append_column("_source_line", good.column("_line"))
+            .append_column("_source_hash", pa.array([result.content_hash] * n, pa.string()))
+            .append_column("_batch_id", pa.array([result.batch_id] * n, pa.string()))
+            .append_column("_ingested_at", pa.array([at] * n, pa.timestamp("us", tz="UTC")))
+            .append_column(PARTITION, self.local_date(good.column(self.contract.event_time_column)))
+        )
+
+    def local_date(self, event: pa.ChunkedArray) -> pa.ChunkedArray:
+        """The event's date where it happened (the contract's time zone), for partitioning."""
+        if not pa.types.is_timestamp(event.type):
+            return pc.cast(event, pa.date32())
+        zoned = event.cast(pa.timestamp("us", tz=self.contract.settings.timezone))
+        return pc.cast(pc.local_timestamp(zoned), pa.date32())
+
+    def whole_file(self, path: Path, scan: FileScan, result: FileResult) -> pa.Table:
+        """The quarantine row of a file that could not be read: its start and the cause."""
+        with open(path, "rb") as handle:
+            head = handle.read(RAW_SAMPLE).decode(scan.encoding, errors="replace")
+        row = quarantine_row(
+            result, 0, head, f"file quarantined: {result.reason}", datetime.now(UTC)
+        )
+        return pa.Table.from_pylist([row], QUARANTINE_SCHEMA)
+
+
+def count(mask: pa.ChunkedArray) -> int:
+    """True values in a boolean column (nulls count as false)."""
+    return pc.sum(mask).as_py() or 0
+
+
+def _chain(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    yield first
+    yield from rest
+
+
+def split(
+    checked: pa.Table | None, seen: SeenKeys, keep_duplicates: bool
+) -> tuple[pa.Table | None, np.ndarray]:
+    """Valid, first-seen rows, and the indices of the rest (invalid, or repeating a key)."""
+    if checked is None:
+        return None, np.array([], dtype=np.int64)
+    valid = pc.is_null(checked.column("_reason")).to_numpy(zero_copy_only=False)
+    if not keep_duplicates:
+        hashes = checked.column("_key_hash").to_numpy(zero_copy_only=False).astype(np.uint64)
+        fresh = np.zeros(len(valid), dtype=bool)
+        fresh[valid] = seen.first_seen(hashes[valid])
+        valid = fresh
+    return checked.filter(pa.array(valid)), np.flatnonzero(~valid)
+
+
+def latest_per_key(states: pa.Table, keys: list[str], version: str) -> pa.Table:
+    """The newest state of each key in a file (a file may carry several states of one record)."""
+    order = states.sort_by([(k, "ascending") for k in keys] + [(version, "descending")])
+    key_rows = order.select(keys).to_pylist()
+    keep = [i for i, k in enumerate(key_rows) if i == 0 or k != key_rows[i - 1]]
+    return order.take(pa.array(keep, pa.int64()))
+
+
+def quarantine_row(result: FileResult, line: int, raw: str, reason: str, at: datetime) -> dict:
+    """One quarantine row."""
+    return {"system": result.system, "source_file": result.path, "source_line": line,
+            "source_hash": result.content_hash, "batch_id": result.batch_id, "raw": raw,
+            "reason": reason, "ingested_at": at}  # fmt: skip
+
+
+def scan_lines(path: Path, contract: Contract) -> int:
+    """Data lines of a text file (records of a document or Parquet file: unknown, so 1)."""
+    if contract.settings.file_format not in ("csv", "jsonl"):
+        return 1
+    with open(path, "rb") as handle:
+        count = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 22), b""))
+        handle.seek(max(0, handle.seek(0, 2) - 1))
+        count += handle.read(1) not in (b"\n", b"")
+    header = 1 if contract.settings.file_format == "csv" else 0
+    return max(count - header, 0)
+
+
+def known_files(
+    ledger_uri: str, system: str, storage_options: dict | None = None
+) -> dict[str, str]:
+    """Content hashes the ledger has already taken in for a system (loaded or quarantined)."""
+    table = read_table(ledger_uri, ["content_hash", "path", "status"],
+                       (pc.field("system") == system) & (pc.field("status") != "duplicate"),
+                       storage_options)  # fmt: skip
+    if table is None:
+        return {}
+    return dict(
+        zip(table.column("content_hash").to_pylist(), table.column("path").to_pylist(), strict=True)
+    )
+
+
+def ingest_landing(
+    contract: Contract, lake, run_id: str = "", only: set[str] | None = None,
+    progress: Callable[[int, int, FileResult], None] | None = None,
+) -> list[FileResult]:  # fmt: skip
+    """Ingest the contract's landing files (or just `only`, relative paths) not yet in the ledger.
+
+    One ingest per system at a time (a lock file on a local lake); Delta's commit conflicts
+    guard the same on object stores.
+    """
+    job = SystemIngest(contract, lake, run_id)
+    with system_lock(lake, contract.id):
+        known = known_files(job.ledger, contract.id, lake.storage_options)
+        seen_paths = set(known.values())
+        files = [(p, rel) for p, rel in landing_files(lake.landing_root, contract)
+                 if (only is None or rel in only) and rel not in seen_paths]  # fmt: skip
+        results = []
+        for number, (path, rel) in enumerate(files, start=1):
+            result = job.ingest(path, rel, known)
+            if result.status != "duplicate":
+                known[result.content_hash] = rel
+            results.append(result)
+            if progress:
+                progress(number, len(files), result)
+    job.validator.close()
+    return results

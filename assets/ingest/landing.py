@@ -1,0 +1,57 @@
+"""The landing zone: which files belong to which contract, and what their paths say."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+
+from assets.registry import Contract
+
+TOKEN = re.compile(r"^\{([a-z_]+)\}$")
+
+
+def landing_files(root: Path, contract: Contract) -> list[tuple[Path, str]]:
+    """(path, path relative to the landing root) of every file the contract's patterns match."""
+    if not root.exists():
+        return []
+    found = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not path.name.startswith(".") and contract.settings.matches(rel):
+            found.append((path, rel))
+    return sorted(found, key=lambda item: item[1])
+
+
+def path_constants(contract: Contract, rel: str) -> dict[str, str]:
+    """Values of `{token}` folders in the matching pattern, e.g. {"operator": "hellobike"}."""
+    parts = PurePosixPath(rel).parts
+    for pattern in contract.settings.landing_patterns:
+        wanted = PurePosixPath(pattern).parts
+        if len(wanted) != len(parts):
+            continue
+        globs = [("*" if TOKEN.match(w) else w) for w in wanted]
+        if all(map(fnmatchcase, parts, globs)):
+            return {
+                m.group(1): p for w, p in zip(wanted, parts, strict=True) if (m := TOKEN.match(w))
+            }
+    return {}
+
+
+@contextmanager
+def system_lock(lake, system: str) -> Iterator[None]:
+    """Hold `<lake>/_locks/<system>.lock` (local lakes; object stores rely on Delta conflicts)."""
+    if not lake.is_local:
+        yield
+        return
+    folder = Path(lake.uri("_locks"))
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{system}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,224 @@
+"""Readers for what the units deliver. Each streams bounded batches of `RawBatch`.
+
+Formats: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030; delimiter and quoting from the contract),
+JSON lines, Parquet, GBFS JSON (2.3 and 3.0) and Open311 GeoReport v2 (JSON and XML). Readers
+know formats, never systems: what a system calls its fields is in its contract.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from assets.ingest.batches import RawBatch, Reject, UnreadableFile
+from assets.ingest.documents import document_records
+from assets.ingest.scan import FileScan
+from assets.registry import Contract
+
+BATCH_ROWS = 250_000
+CSV_BLOCK = 32 << 20  # also the longest CSV row we accept
+
+
+def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
+    """The file's rows in bounded batches, by the contract's file format."""
+    if scan.size == 0:
+        raise UnreadableFile("empty file (0 bytes)")
+    fmt = contract.settings.file_format
+    if scan.nul_offset is not None and fmt != "parquet":
+        raise UnreadableFile(f"binary content: NUL byte at offset {scan.nul_offset}")
+    reader = READERS[fmt]
+    yield from reader(path, contract, scan)
+
+
+def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
+    """CSV through Arrow's streaming reader, every field as text; bad rows become rejects."""
+    settings = contract.settings
+    pending: list[Reject] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        pending.append(Reject(row.number or -1, row.text, reason))
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                encoding="utf8" if scan.encoding == "utf-8" else scan.encoding,
+                block_size=CSV_BLOCK,
+                use_threads=False,  # serial parsing gives each rejected row its number
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=settings.delimiter,
+                quote_char=settings.quote_char,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(csv_header(path, scan, settings.delimiter), pa.string())
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+        raise UnreadableFile(f"cannot parse as CSV ({scan.encoding}): {first_line(err)}") from err
+    numbers = LineNumbers(first=2)
+    try:
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            rejects, pending[:] = list(pending), []
+            lines = numbers.assign(batch.num_rows, [r.line for r in rejects])
+            yield RawBatch(table, lines, rejects)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+        raise UnreadableFile(f"CSV read failed ({scan.encoding}): {first_line(err)}") from err
+    if pending:
+        yield RawBatch(pa.table({}), pa.array([], pa.int64()), list(pending))
+
+
+def csv_header(path: Path, scan: FileScan, delimiter: str) -> list[str]:
+    """The header's column names (so that every column can be read as text)."""
+    with open(path, encoding="utf-8-sig" if scan.encoding == "utf-8" else scan.encoding) as handle:
+        try:
+            first = handle.readline()
+        except UnicodeDecodeError as err:
+            raise UnreadableFile(f"not valid {scan.encoding} in the header: {err.reason}") from err
+    names = next(csv.reader([first], delimiter=delimiter), [])
+    if not any(n.strip() for n in names):
+        raise UnreadableFile("no header line")
+    return names
+
+
+class LineNumbers:
+    """Numbers of the parsed rows, in file order, skipping the numbers of rejected rows."""
+
+    def __init__(self, first: int) -> None:
+        self.next = first
+        self.skipped: list[int] = []
+
+    def assign(self, count: int, rejected: list[int]) -> pa.Array:
+        """The line numbers of the next `count` parsed rows."""
+        self.skipped = sorted([*self.skipped, *(n for n in rejected if n >= self.next)])
+        parts, start, needed = [], self.next, count
+        while self.skipped and self.skipped[0] - start < needed:
+            gap = self.skipped.pop(0) - start
+            if gap > 0:
+                parts.append(np.arange(start, start + gap))
+            needed -= max(gap, 0)
+            start += max(gap, 0) + 1
+        parts.append(np.arange(start, start + needed))
+        self.next = start + needed
+        return pa.array(np.concatenate(parts).astype(np.int64))
+
+
+def read_jsonl(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
+    """JSON lines: one object per line; a line that is not one becomes a reject."""
+    with open(path, encoding=scan.encoding, errors="strict") as handle:
+        head = handle.read(4096).lstrip("\ufeff \t\r\n")
+        if head.startswith("["):
+            raise UnreadableFile("a JSON array where JSON lines (one object per line) are expected")
+        handle.seek(0)
+        records: list[dict] = []
+        lines: list[int] = []
+        rejects: list[Reject] = []
+        try:
+            for number, text in enumerate(handle, start=1):
+                parse_json_line(
+                    text.lstrip("\ufeff") if number == 1 else text, number, records, lines, rejects
+                )
+                if len(records) + len(rejects) >= BATCH_ROWS:
+                    yield text_batch(records, lines, rejects)
+                    records, lines, rejects = [], [], []
+        except UnicodeDecodeError as err:
+            raise UnreadableFile(
+                f"not valid {scan.encoding}: {err.reason} at byte {err.start}"
+            ) from err
+    if records or rejects:
+        yield text_batch(records, lines, rejects)
+
+
+def parse_json_line(text: str, number: int, records: list, lines: list, rejects: list) -> None:
+    """Add one line's object to `records`, or a reject saying why it is not one."""
+    stripped = text.strip()
+    if not stripped:
+        return
+    try:
+        value = json.loads(stripped)
+    except json.JSONDecodeError as err:
+        rejects.append(Reject(number, stripped, f"invalid JSON: {err.msg} at column {err.colno}"))
+        return
+    if not isinstance(value, dict):
+        rejects.append(Reject(number, stripped, f"a JSON {type(value).__name__}, not an object"))
+        return
+    records.append(value)
+    lines.append(number)
+
+
+def as_text(value: object) -> str | None:
+    """A JSON value as the text validation parses: strings as they are, the rest as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+
+
+def text_batch(records: list[dict], lines: list[int], rejects: list[Reject]) -> RawBatch:
+    """Records with any keys as a text table (the union of their keys, in first-seen order)."""
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record))
+    table = pa.table(
+        {n: pa.array([as_text(r.get(n)) for r in records], pa.string()) for n in names}
+    )
+    if not names:
+        table = pa.table({"_empty": pa.nulls(len(records), pa.string())}).drop(["_empty"])
+    return RawBatch(table, pa.array(lines, pa.int64()), rejects)
+
+
+def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
+    """Parquet row groups in bounded batches; columns keep their types."""
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise UnreadableFile(f"not a readable Parquet file: {first_line(err)}") from err
+    start = 1
+    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        lines = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
+        start += batch.num_rows
+        yield RawBatch(pa.Table.from_batches([batch]), lines)
+
+
+def read_document(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
+    """GBFS and Open311 documents: small by nature, parsed whole, records numbered from 1."""
+    try:
+        text = path.read_bytes().decode(scan.encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as err:
+        raise UnreadableFile(
+            f"not valid {scan.encoding}: {err.reason} at byte {err.start}"
+        ) from err
+    records = document_records(text, contract)
+    for start in range(0, max(len(records), 1), BATCH_ROWS):
+        chunk = records[start : start + BATCH_ROWS]
+        yield text_batch(chunk, list(range(start + 1, start + len(chunk) + 1)), [])
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an error message (Arrow's can run long)."""
+    return str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+
+
+READERS: dict[str, Callable[[Path, Contract, FileScan], Iterator[RawBatch]]] = {
+    "csv": read_csv,
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+    "gbfs": read_document,
+    "open311_json": read_document,
+    "open311_xml": read_document,
+}

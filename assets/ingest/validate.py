@@ -1,0 +1,249 @@
+"""Validation against the contract, as one DuckDB query per batch: normalise, type, check.
+
+Each contract column becomes a typed value and a list of checks, each check an SQL expression that
+is NULL when the row passes and a message naming the column, the value and the rule when it fails.
+Normalisation: surrounding blanks trimmed, empty text is missing, full-width digits become ASCII,
+and every time becomes UTC (naive local times are read in the contract's time zone).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from assets.registry import Column, Contract
+
+FULLWIDTH, ASCII = "０１２３４５６７８９", "0123456789"
+LOCAL_FORMATS = [
+    "%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M",
+]  # fmt: skip
+DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
+DEFAULT_MAX_LENGTH = 65_536
+EARLIEST_EVENT = "2000-01-01"
+SQL_TYPES = {"VARCHAR": "VARCHAR", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN",
+             "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE"}  # fmt: skip
+ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
+               "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+               "DATE": pa.date32()}  # fmt: skip
+
+
+def literal(text: str) -> str:
+    """An SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """An SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def re2(pattern: str) -> str:
+    """A contract pattern in DuckDB's RE2 syntax (`\\uXXXX` is `\\x{XXXX}` there)."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", r"\\x{\1}", pattern)
+
+
+def shown(expr: str) -> str:
+    """A value for a message: quoted, cut to 60 characters."""
+    return f"'\"' || left(CAST({expr} AS VARCHAR), 60) || '\"'"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a contract column comes from in one batch: a field (with its type) or a constant."""
+
+    expr: str  # SQL over the batch
+    is_text: bool
+
+
+def typed_value(col: Column, text: str, zone: str) -> str:
+    """SQL for the column's typed value from normalised text."""
+    kind = col.physicalType
+    if kind == "VARCHAR":
+        return text
+    if kind == "TIMESTAMP":
+        formats = "[" + ", ".join(map(literal, LOCAL_FORMATS)) + "]"
+        return (
+            f"coalesce(try_cast({text} AS TIMESTAMPTZ), "
+            f"timezone({literal(zone)}, try_strptime({text}, {formats})), "
+            f"CASE WHEN regexp_full_match({text}, '\\d{{10}}(\\.\\d+)?') "
+            f"THEN to_timestamp(try_cast({text} AS DOUBLE)) END)"
+        )
+    if kind == "DATE":
+        formats = "[" + ", ".join(map(literal, DATE_FORMATS)) + "]"
+        return f"coalesce(try_cast({text} AS DATE), CAST(try_strptime({text}, {formats}) AS DATE))"
+    if kind == "BOOLEAN":
+        return (
+            f"CASE WHEN lower({text}) IN ('true', 't', '1', 'yes', 'y', '是') THEN true "
+            f"WHEN lower({text}) IN ('false', 'f', '0', 'no', 'n', '否') THEN false END"
+        )
+    return f"try_cast({text} AS {SQL_TYPES[kind]})"
+
+
+def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> list[str]:
+    """SQL expressions, NULL when the row passes, a specific message when it does not."""
+    name, kind, opts = col.name, col.physicalType, col.logicalTypeOptions
+    checks = []
+    if col.required:
+        checks.append(f"CASE WHEN {raw} IS NULL THEN 'missing required {name}' END")
+    checks.append(
+        f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL "
+        f"THEN '{name}: ' || {shown(raw)} || ' is not a valid {kind.lower()}' END"
+    )
+    if kind == "DOUBLE":
+        checks.append(
+            f"CASE WHEN NOT isfinite({value}) THEN '{name}: ' || {shown(raw)} "
+            f"|| ' is not a finite number' END"
+        )
+    if opts.pattern:
+        checks.append(
+            f"CASE WHEN NOT regexp_matches(CAST({value} AS VARCHAR), {literal(re2(opts.pattern))}) "
+            f"THEN '{name}: ' || {shown(value)} || ' does not match ' || {literal(opts.pattern)} END"
+        )
+    if (allowed := col.valid_values) is not None:
+        values = ", ".join(literal(str(v)) for v in allowed)
+        checks.append(
+            f"CASE WHEN CAST({value} AS VARCHAR) NOT IN ({values}) "
+            f"THEN '{name}: ' || {shown(value)} || ' is not an allowed value' END"
+        )
+    for bound, op, word in (
+        (opts.minimum, "<", "below the minimum"),
+        (opts.maximum, ">", "above the maximum"),
+    ):
+        if bound is not None:
+            checks.append(
+                f"CASE WHEN {value} {op} {bound} THEN '{name}: ' || {shown(value)} || ' is {word} {bound}' END"
+            )
+    if kind == "VARCHAR":
+        limit = opts.maxLength or DEFAULT_MAX_LENGTH
+        checks.append(
+            f"CASE WHEN length({value}) > {limit} THEN '{name}: ' || length({value}) "
+            f"|| ' characters, longer than {limit}' END"
+        )
+    if is_event_time:
+        checks.append(
+            f"CASE WHEN {value} > now() + INTERVAL 1 DAY THEN '{name}: ' || {shown(raw)} "
+            f"|| ' is in the future' WHEN {value} < TIMESTAMPTZ '{EARLIEST_EVENT}' "
+            f"THEN '{name}: ' || {shown(raw)} || ' is before {EARLIEST_EVENT}' END"
+        )
+    return checks
+
+
+def normalised(source: Source) -> str:
+    """Text trimmed, empty as missing, full-width digits as ASCII; typed sources as they are."""
+    if not source.is_text:
+        return source.expr
+    return f"nullif(trim(translate({source.expr}, '{FULLWIDTH}', '{ASCII}')), '')"
+
+
+class Validator:
+    """Validates batches of one contract; one DuckDB connection, reused batch after batch."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.constants: dict[str, str] = {}
+        self.queries: dict[tuple, str] = {}
+        self.db = duckdb.connect()
+        self.db.execute(f"SET TimeZone = {literal(contract.settings.timezone)}")
+        self.db.execute("SET threads = 2")
+
+    def sources(self, schema: pa.Schema) -> dict[str, Source | None]:
+        """Each contract column's source in a batch of this schema (None when absent)."""
+        present = {name.strip().lower(): name for name in schema.names}
+        found: dict[str, Source | None] = {}
+        for col in self.contract.columns:
+            hit = next(
+                (present[a.lower()] for a in col.source_fields if a.lower() in present), None
+            )
+            if hit is not None:
+                found[col.name] = Source(ident(hit), pa.types.is_string(schema.field(hit).type))
+            elif col.name in self.constants:
+                found[col.name] = Source(literal(self.constants[col.name]), True)
+            else:
+                found[col.name] = None
+        return found
+
+    def extra_fields(self, schema: pa.Schema) -> list[str]:
+        """Source fields that no contract column claims (schema drift: kept, with a warning)."""
+        claimed = {a.lower() for col in self.contract.columns for a in col.source_fields}
+        return [
+            n for n in schema.names if n.strip().lower() not in claimed and not n.startswith("_")
+        ]
+
+    def query(self, schema: pa.Schema) -> str:
+        """The validating SELECT for batches of this schema.
+
+        Three steps, so that each expression is written once: normalised text (`__r<i>`), typed
+        value (`__v<i>`), then the checks over both, folded into one `_reason`.
+        """
+        sources = self.sources(schema)
+        raws, values, outputs, checks = [], [], [], []
+        for i, col in enumerate(self.contract.columns):
+            source, kind = sources[col.name], SQL_TYPES[col.physicalType]
+            raws.append(f"{normalised(source) if source else 'CAST(NULL AS VARCHAR)'} AS __r{i}")
+            if source is None:
+                value = "NULL"
+            elif source.is_text:
+                value = typed_value(col, f"__r{i}", self.contract.settings.timezone)
+            else:
+                value = f"try_cast(__r{i} AS {kind})"
+            values.append(f"CAST({value} AS {kind}) AS __v{i}")
+            outputs.append(f"__v{i} AS {ident(col.name)}")
+            is_event_time = col.name == self.contract.event_time_column
+            checks += column_checks(col, f"__r{i}", f"__v{i}", is_event_time)
+        extras = [ident(safe_name(n)) for n in self.extra_fields(schema)]
+        carried = [
+            f"CAST({ident(n)} AS VARCHAR) AS {e}"
+            for n, e in zip(self.extra_fields(schema), extras, strict=True)
+        ]
+        reason = f"nullif(concat_ws('; ', {', '.join(checks)}), '')"
+        names = self.contract.column_names
+        key = ", ".join(f"__v{names.index(k)}" for k in self.dedupe_key)
+        return (
+            f"WITH normalised AS (SELECT {', '.join(raws + carried)}, _line FROM batch), "
+            f"typed AS (SELECT *, {', '.join(values)} FROM normalised) "
+            f"SELECT {', '.join(outputs + extras)}, _line, {reason} AS _reason, "
+            f"hash({key}) AS _key_hash FROM typed"
+        )
+
+    @property
+    def dedupe_key(self) -> list[str]:
+        """Columns whose repetition within a file makes a duplicate row: the primary key, plus
+        the version column where records change state (each state is its own row)."""
+        version = self.contract.settings.version_column
+        return [*self.contract.primary_key, *([version] if version else [])]
+
+    def run(self, table: pa.Table, lines: pa.Array, constants: dict[str, str]) -> pa.Table:
+        """Typed contract columns, extra fields as text, `_line` and `_reason` (NULL = valid).
+
+        `constants` fill columns the file's path carries (e.g. `{operator}`) when rows lack them.
+        """
+        key = (table.schema, tuple(sorted(constants.items())))
+        if key not in self.queries:
+            self.constants = constants
+            self.queries[key] = self.query(table.schema)
+        batch = table.append_column("_line", lines)  # noqa: F841 (read by DuckDB by name)
+        result = self.db.sql(self.queries[key]).to_arrow_table()
+        return conform(result, self.contract)
+
+    def close(self) -> None:
+        """Release the connection."""
+        self.db.close()
+
+
+def safe_name(name: str) -> str:
+    """A delivered field name as a column name: lower case, letters, digits and underscores."""
+    cleaned = re.sub(r"[^0-9a-z_]+", "_", name.strip().lower()).strip("_")
+    return cleaned if cleaned and cleaned[0].isalpha() else f"f_{cleaned}"
+
+
+def conform(result: pa.Table, contract: Contract) -> pa.Table:
+    """Arrow types exactly as bronze stores them (UTC timestamps, int64, ...)."""
+    fields = []
+    for field in result.schema:
+        col = next((c for c in contract.columns if c.name == field.name), None)
+        fields.append(pa.field(field.name, ARROW_TYPES[col.physicalType] if col else field.type))
+    return result.cast(pa.schema(fields))
