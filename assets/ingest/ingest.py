@@ -79,54 +79,80 @@ class SystemIngest:
         self.quarantine = lake.table("quarantine", contract.id)
         self.ledger = lake.table("ledger", "files")
 
-    def ingest(self, path: Path, rel: str, known: dict[str, str]) -> FileResult:
-        """One file, exactly once. `known` maps content hashes already in the ledger to a path."""
-        scan = scan_file(path, self.contract.settings.encoding)
-        result = FileResult(self.contract.id, rel, scan.content_hash, scan.size, "loaded",
-                            batch_id=uuid.uuid4().hex, run_id=self.run_id)  # fmt: skip
-        if scan.content_hash in known:
-            result.status, result.reason = (
-                "duplicate",
-                f"same content as {known[scan.content_hash]}",
-            )
-        else:
-            retried(lambda: self.load(path, scan, result))
-        result.finished_at = datetime.now(UTC)
-        retried(
-            lambda: append_rows(self.ledger, pa.Table.from_pylist([result.as_row()], LEDGER_SCHEMA))
-        )
-        return result
+    def ingest(self, files: list[tuple[Path, str]], known: dict[str, str]) -> list[FileResult]:
+        """A group of files, exactly once, in one commit per table. `known` maps content hashes
+        already taken in to their first path; it is updated with this group's files."""
+        results, todo = [], []
+        for path, rel in files:
+            scan = scan_file(path, self.contract.settings.encoding)
+            result = FileResult(self.contract.id, rel, scan.content_hash, scan.size, "loaded",
+                                batch_id=uuid.uuid4().hex, run_id=self.run_id)  # fmt: skip
+            if scan.content_hash in known:
+                result.status = "duplicate"
+                result.reason = f"same content as {known[scan.content_hash]}"
+            else:
+                known[scan.content_hash] = rel
+                todo.append((path, scan, result))
+            results.append(result)
+        if todo:
+            retried(lambda: self.load(todo))
+        for result in results:
+            result.finished_at = datetime.now(UTC)
+        rows = pa.Table.from_pylist([r.as_row() for r in results], LEDGER_SCHEMA)
+        retried(lambda: append_rows(self.ledger, rows, self.lake.storage_options))
+        return results
 
-    def load(self, path: Path, scan: FileScan, result: FileResult) -> None:
-        """Read, validate and write one file (idempotent: safe to repeat after a crash or race)."""
-        result.rows_read = result.rows_loaded = result.rows_quarantined = 0
-        result.status, result.reason, result.warnings = "loaded", None, []
+    def load(self, todo: list[tuple[Path, FileScan, FileResult]]) -> None:
+        """Read, validate and write files (idempotent: safe to repeat after a crash or race).
+
+        One file streams batch by batch; a group of small files is read whole, file by file."""
         quarantined: list[pa.Table] = []
-        try:
-            rows = self.valid_rows(path, scan, result, quarantined)
-            first = next(rows, None)
-            if first is not None:
-                self.write_good(first, rows, scan.content_hash)
-        except UnreadableFile as err:
-            result.status, result.reason = "quarantined", str(err)
-            result.rows_read = result.rows_quarantined = max(scan_lines(path, self.contract), 1)
-            result.rows_loaded = 0
-            quarantined = [self.whole_file(path, scan, result)]
+        hashes = [scan.content_hash for _, scan, _ in todo]
+        if len(todo) == 1:
+            path, scan, result = todo[0]
+            try:
+                rows = self.valid_rows(path, scan, result, quarantined)
+                first = next(rows, None)
+                if first is not None:
+                    self.write_good(first, rows, hashes)
+            except UnreadableFile as err:
+                quarantined = [self.unreadable(path, scan, result, err)]
+        else:
+            tables = []
+            for path, scan, result in todo:
+                mine: list[pa.Table] = []
+                try:
+                    tables += list(self.valid_rows(path, scan, result, mine))
+                    quarantined += mine
+                except UnreadableFile as err:
+                    quarantined.append(self.unreadable(path, scan, result, err))
+            if tables:
+                self.write_good(tables[0], iter(tables[1:]), hashes)
         q = pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()
-        replace_file_rows(self.quarantine, q.to_batches(), QUARANTINE_SCHEMA, scan.content_hash,
+        replace_file_rows(self.quarantine, q.to_batches(), QUARANTINE_SCHEMA, hashes,
                           "source_hash", storage_options=self.lake.storage_options)  # fmt: skip
 
-    def write_good(self, first: pa.Table, rest: Iterator[pa.Table], content_hash: str) -> None:
+    def unreadable(
+        self, path: Path, scan: FileScan, result: FileResult, err: Exception
+    ) -> pa.Table:
+        """Mark a file quarantined whole; every data line counts as quarantined."""
+        result.status, result.reason, result.rows_loaded = "quarantined", str(err), 0
+        result.rows_read = result.rows_quarantined = max(scan_lines(path, self.contract), 1)
+        return self.whole_file(path, scan, result)
+
+    def write_good(self, first: pa.Table, rest: Iterator[pa.Table], hashes: list[str]) -> None:
         """Valid rows to bronze: appended per file, or merged on the key where records change."""
         opts = self.lake.storage_options
-        stream = (b for t in _chain(first, rest) for b in t.cast(first.schema).to_batches())
+        schema = first.schema
+        stream = (b for t in _chain(first, rest) for b in conform_to(t, schema).to_batches())
         if self.contract.settings.update_semantics == "append":
-            replace_file_rows(self.bronze, stream, first.schema, content_hash, "_source_hash",
-                              [PARTITION], opts)  # fmt: skip
+            replace_file_rows(
+                self.bronze, stream, schema, hashes, "_source_hash", [PARTITION], opts
+            )
             return
-        states = pa.Table.from_batches(list(stream), first.schema)  # state exports are small
-        replace_file_rows(self.history, states.to_batches(), first.schema, content_hash,
-                          "_source_hash", [PARTITION], opts)  # fmt: skip
+        states = pa.Table.from_batches(list(stream), schema)  # state exports are small
+        replace_file_rows(self.history, states.to_batches(), schema, hashes, "_source_hash",
+                          [PARTITION], opts)  # fmt: skip
         keys = list(self.contract.primary_key)
         version = self.contract.settings.version_column or self.contract.event_time_column
         upsert(self.bronze, latest_per_key(states, keys, version), keys, version, [PARTITION], opts)
@@ -238,6 +264,17 @@ class SystemIngest:
         return pa.Table.from_pylist([row], QUARANTINE_SCHEMA)
 
 
+def conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A table in the given schema: missing columns as nulls, columns not in it dropped."""
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def count(mask: pa.ChunkedArray) -> int:
     """True values in a boolean column (nulls count as false)."""
     return pc.sum(mask).as_py() or 0
@@ -290,6 +327,29 @@ def scan_lines(path: Path, contract: Contract) -> int:
     return max(count - header, 0)
 
 
+SMALL_FILE = 8 << 20
+GROUP_BYTES = 64 << 20
+GROUP_FILES = 500
+
+
+def groups(files: list[tuple[Path, str]]) -> Iterator[list[tuple[Path, str]]]:
+    """Small files together (one commit for many snapshots), each large file alone."""
+    group: list[tuple[Path, str]] = []
+    size = 0
+    for path, rel in files:
+        bytes_ = path.stat().st_size
+        if bytes_ > SMALL_FILE:
+            yield [(path, rel)]
+            continue
+        if group and (size + bytes_ > GROUP_BYTES or len(group) >= GROUP_FILES):
+            yield group
+            group, size = [], 0
+        group.append((path, rel))
+        size += bytes_
+    if group:
+        yield group
+
+
 def known_files(
     ledger_uri: str, system: str, storage_options: dict | None = None
 ) -> dict[str, str]:
@@ -319,13 +379,11 @@ def ingest_landing(
         seen_paths = set(known.values())
         files = [(p, rel) for p, rel in landing_files(lake.landing_root, contract)
                  if (only is None or rel in only) and rel not in seen_paths]  # fmt: skip
-        results = []
-        for number, (path, rel) in enumerate(files, start=1):
-            result = job.ingest(path, rel, known)
-            if result.status != "duplicate":
-                known[result.content_hash] = rel
-            results.append(result)
-            if progress:
-                progress(number, len(files), result)
+        results: list[FileResult] = []
+        for group in groups(files):
+            for result in job.ingest(group, known):
+                results.append(result)
+                if progress:
+                    progress(len(results), len(files), result)
     job.validator.close()
     return results

@@ -46,21 +46,21 @@ def retried(work: Callable[[], T], attempts: int = RETRIES) -> T:
     raise AssertionError("unreachable")
 
 
-def by_hash(content_hash: str, column: str) -> str:
-    """The predicate selecting one file's rows."""
-    return f"{column} = '{content_hash}'"
+def by_hash(hashes: list[str], column: str) -> str:
+    """The predicate selecting the rows of these files (hashes are hex: safe to inline)."""
+    return f"{column} IN ({', '.join(repr(h) for h in hashes)})"
 
 
 def replace_file_rows(
     uri: str,
     batches: Iterable[pa.RecordBatch],
     schema: pa.Schema,
-    content_hash: str,
+    hashes: list[str],
     hash_column: str,
     partition_by: list[str] | None = None,
     storage_options: dict[str, str] | None = None,
 ) -> None:
-    """Write one file's rows, replacing any earlier attempt's rows of the same hash, atomically."""
+    """Write files' rows, replacing any earlier attempt's rows of the same hashes, atomically."""
     reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
     if not exists(uri, storage_options):
         write_deltalake(
@@ -71,7 +71,7 @@ def replace_file_rows(
         uri,
         reader,
         mode="overwrite",
-        predicate=by_hash(content_hash, hash_column),
+        predicate=by_hash(hashes, hash_column),
         schema_mode="merge",
         partition_by=partition_by,
         storage_options=storage_options,
