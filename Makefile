@@ -33,12 +33,18 @@ simulate: install
 	$(BIN)/python -m citysim generate --scale $(SCALE) --days $(DAYS) --seed $(SEED) \
 		--out $(CITYBRAIN_LAKE)/landing --truth-out $(CURDIR)/truth
 
+TODAY := $(shell TZ=Asia/Shanghai date +%F)
+
 demo: install dagster-home simulate
-	$(BIN)/dagster asset materialize --select '*' -m orchestration.definitions
+	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:reference/*'
+	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'tag:layer=bronze' \
+		--partition $(TODAY)
+	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:maintenance/*'
 	@echo ""
 	@echo "CityBrain demo is ready."
 	@echo "  lake (Delta tables):   $(CITYBRAIN_LAKE)"
 	@echo "  landing files:         $(CITYBRAIN_LAKE)/landing"
+	@echo "  ingest ledger:         $(CITYBRAIN_LAKE)/ledger/files (one row per file, counts balance)"
 	@echo "  simulator truth:       $(CURDIR)/truth   (evaluation only)"
 	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000"
 

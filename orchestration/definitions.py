@@ -1,18 +1,23 @@
 """The one entry point of the CityBrain code location (`dagster dev` finds it via pyproject)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
+from assets.bronze import bronze_assets
+from assets.maintenance import compact_and_vacuum, maintenance_schedule
 from assets.reference_tables import reference_assets
 from orchestration.resources import resources
+from orchestration.sensors import landing_sensor
 
-materialize_everything = dg.define_asset_job(
-    "materialize_everything", selection=dg.AssetSelection.all()
+ingest_job = dg.define_asset_job(
+    "ingest_landing",
+    selection=dg.AssetSelection.tag("layer", "bronze"),
+    description="Ingest every system's pending landing files (one delivery day per partition).",
 )
 
 defs = dg.Definitions(
-    assets=[*reference_assets],
-    jobs=[materialize_everything],
+    assets=[*reference_assets, *bronze_assets, compact_and_vacuum],
+    jobs=[ingest_job],
+    schedules=[maintenance_schedule],
+    sensors=[landing_sensor],
     resources=resources(),
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from assets.registry import Contract
 
+DELIVERY_ZONE = ZoneInfo("Asia/Shanghai")
 TOKEN = re.compile(r"^\{([a-z_]+)\}$")
 
 
@@ -55,3 +58,8 @@ def system_lock(lake, system: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def delivery_date(path: Path) -> date:
+    """The day a file arrived, in Shanghai: its modification time (the partition it belongs to)."""
+    return datetime.fromtimestamp(path.stat().st_mtime, DELIVERY_ZONE).date()

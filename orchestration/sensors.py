@@ -1,0 +1,46 @@
+"""The landing sensor: new files start ingest runs, keyed by their content so none runs twice."""
+
+import hashlib
+from datetime import datetime
+
+import dagster as dg
+
+from assets.bronze import bronze_key
+from assets.ingest.ingest import known_files
+from assets.ingest.landing import DELIVERY_ZONE, delivery_date, landing_files
+from assets.ingest.scan import scan_file
+from assets.lake import LakeResource
+from assets.registry import load_contracts
+
+
+@dg.sensor(
+    name="landing_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Starts an ingest run per system and delivery day for files not yet in the ledger.",
+    target=dg.AssetSelection.groups(*{c.unit for c in load_contracts()}),
+)
+def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    """One run per (system, delivery day) with new files; the run key hashes their contents."""
+    ledger = lake.table("ledger", "files")
+    for contract in load_contracts():
+        taken = set(known_files(ledger, contract.id, lake.storage_options).values())
+        by_day: dict[str, list[tuple[str, str]]] = {}
+        for path, rel in landing_files(lake.landing_root, contract):
+            if rel not in taken:
+                digest = scan_file(path).content_hash
+                by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
+        for day, files in sorted(by_day.items()):
+            key = hashlib.sha256("".join(sorted(d for _, d in files)).encode()).hexdigest()[:24]
+            yield dg.RunRequest(
+                run_key=f"{contract.id}:{key}",
+                asset_selection=[bronze_key(contract)],
+                partition_key=day,
+                run_config={
+                    "ops": {f"bronze__{contract.id}": {"config": {"paths": [r for r, _ in files]}}}
+                },
+                tags={
+                    "landing_files": str(len(files)),
+                    "seen_at": datetime.now(DELIVERY_ZONE).isoformat(),
+                },
+            )
