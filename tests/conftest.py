@@ -19,3 +19,13 @@ def small_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, di
     cfg = RunConfig(out=root / "landing", truth_out=root / "truth", **SMALL_CITY)
     summary = generate(cfg, progress=False)
     return cfg.out, cfg.truth_out, summary
+
+
+@pytest.fixture
+def lake(tmp_path: Path):
+    """An empty lake in a temporary folder."""
+    from assets.lake import LakeResource
+
+    root = tmp_path / "lake"
+    (root / "landing").mkdir(parents=True)
+    return LakeResource(root=str(root))

@@ -109,13 +109,13 @@ def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> lis
             f"CASE WHEN CAST({value} AS VARCHAR) NOT IN ({values}) "
             f"THEN '{name}: ' || {shown(value)} || ' is not an allowed value' END"
         )
-    for bound, op, word in (
-        (opts.minimum, "<", "below the minimum"),
-        (opts.maximum, ">", "above the maximum"),
-    ):
+    finite = f"isfinite({value}) AND " if kind == "DOUBLE" else ""
+    for bound, op, word in ((opts.minimum, "<", "minimum"), (opts.maximum, ">", "maximum")):
         if bound is not None:
+            side = "below" if op == "<" else "above"
             checks.append(
-                f"CASE WHEN {value} {op} {bound} THEN '{name}: ' || {shown(value)} || ' is {word} {bound}' END"
+                f"CASE WHEN {finite}{value} {op} {bound} THEN '{name}: ' || {shown(raw)} "
+                f"|| ' is {side} the {word} {bound:g}' END"
             )
     if kind == "VARCHAR":
         limit = opts.maxLength or DEFAULT_MAX_LENGTH

@@ -1,0 +1,170 @@
+"""A hand-made corpus of bad input: every row is loaded or quarantined, with a specific reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.ingest_support import contract, deliver, edited_contract, ingest, reasons, table
+
+GAS = "gas_company/meter_readings/gas_readings_20261116.csv"
+GAS_HEADER = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+FLATS_HEADER = (
+    "flat_id,address,building_id,building_type,street_code,committee_code,grid_cell,lon,lat,"
+    "floor_area_m2,registered_occupants,updated_at\n"
+)
+
+
+def gas_row(meter: int, at: str = "2026-11-16 06:00:00", reading: str = "12.5") -> str:
+    return f"GM{meter:08d},F{meter:08d},{at},{reading},false,measured\n"
+
+
+def flat_row(n: int, address: str = "浦东新区陆家嘴1弄1号101室") -> str:
+    return (
+        f"F{n:08d},{address},B{n:07d},high_rise,ST02,ST02-C01,G00001,121.51,31.23,80.5,2,"
+        "2026-11-16 02:00:00\n"
+    )
+
+
+def only_file(results):
+    assert len(results) == 1
+    return results[0]
+
+
+def test_binary_garbage_is_quarantined_whole(lake) -> None:
+    deliver(lake, GAS, bytes(range(256)) * 40)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert result.status == "quarantined"
+    assert "binary content: NUL byte at offset 0" in result.reason
+    assert result.rows_loaded == 0 and result.rows_quarantined == result.rows_read > 0
+    assert reasons(lake, "meter_readings_gas") == [f"file quarantined: {result.reason}"]
+
+
+def test_empty_file_is_quarantined_with_its_cause(lake) -> None:
+    deliver(lake, GAS, b"")
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.reason) == ("quarantined", "empty file (0 bytes)")
+
+
+def test_header_only_loads_nothing_and_fails_nothing(lake) -> None:
+    deliver(lake, GAS, GAS_HEADER)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 0, 0)
+
+
+def test_wrong_delimiter_names_the_missing_columns(lake) -> None:
+    deliver(lake, GAS, (GAS_HEADER + gas_row(1)).replace(",", ";"))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert result.status == "quarantined"
+    assert result.reason.startswith("missing required column(s): meter_id, flat_id, read_at")
+
+
+def test_gbk_without_declaration_is_detected_and_decoded(lake, tmp_path) -> None:
+    auto = edited_contract(tmp_path, "flats", lambda d: set_encoding(d, "auto"))
+    deliver(lake, "police/flats/flats_20261116.csv", FLATS_HEADER + flat_row(1), encoding="gbk")
+    result = only_file(ingest(lake, auto))
+    assert result.rows_loaded == 1
+    assert table(lake, "bronze", "flats").column("address").to_pylist() == ["浦东新区陆家嘴1弄1号101室"]
+
+
+def set_encoding(doc: dict, encoding: str) -> None:
+    for prop in doc["customProperties"]:
+        if prop["property"] == "encoding":
+            prop["value"] = encoding
+
+
+def test_truncated_last_line_is_quarantined_with_its_text(lake) -> None:
+    body = GAS_HEADER + gas_row(1) + gas_row(2) + "GM00000003,F000"
+    deliver(lake, GAS, body)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    q = table(lake, "quarantine", "meter_readings_gas").to_pylist()
+    assert q[0]["raw"] == "GM00000003,F000"
+    assert q[0]["reason"] == "expected 6 fields, found 2"
+    assert q[0]["source_line"] == 4
+
+
+def test_a_10_mb_field_is_refused_for_its_length(lake) -> None:
+    huge = "浦" * (10 * 1024 * 1024 // 3)
+    deliver(lake, "police/flats/flats_20261116.csv", FLATS_HEADER + flat_row(1, huge) + flat_row(2),
+            encoding="gb18030")  # fmt: skip
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert reasons(lake, "flats") == [f"address: {len(huge)} characters, longer than 65536"]
+
+
+@pytest.mark.parametrize("value", ["NaN", "inf", "-Infinity"])
+def test_nan_and_inf_are_not_readings(lake, value) -> None:
+    deliver(lake, GAS, GAS_HEADER + gas_row(1) + gas_row(2, reading=value))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert reasons(lake, "meter_readings_gas") == [f'reading: "{value}" is not a finite number']
+
+
+def test_dates_in_2099_and_1970_are_refused_as_event_times(lake) -> None:
+    rows = gas_row(1) + gas_row(2, at="2099-01-01 00:00:00") + gas_row(3, at="1970-01-01 08:00:00")
+    deliver(lake, GAS, GAS_HEADER + rows)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    assert sorted(reasons(lake, "meter_readings_gas")) == [
+        'read_at: "1970-01-01 08:00:00" is before 2000-01-01',
+        'read_at: "2099-01-01 00:00:00" is in the future',
+    ]
+
+
+def test_coordinates_outside_pudong_are_refused(lake) -> None:
+    header = (
+        "alarm_id,received_at,alarm_type,priority,caller_phone,caller_name,address,lon,lat,"
+        "street_code,grid_cell,case_detail,dispatched_at,arrived_at,status\n"
+    )
+    row = "11000001000000001,2026-11-16 07:00:00,alarm.theft,2,13900000000,张三,某地,{},31.2,ST02,G00001,x,,,closed\n"
+    deliver(lake, "police/alarms_110/110_20261116_06.csv",
+            header + row.format("121.55") + row.replace("01,", "02,", 1).format("121.35"),
+            encoding="gb18030")  # fmt: skip
+    result = only_file(ingest(lake, contract("alarms_110")))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert reasons(lake, "alarms_110") == ['lon: "121.35" is below the minimum 121.41']
+
+
+def test_a_json_array_where_lines_are_expected(lake) -> None:
+    deliver(lake, "property/door_access/access_20261116.jsonl", '[\n {"event_id": "E1"},\n {"event_id": "E2"}\n]\n')
+    result = only_file(ingest(lake, contract("door_access_events")))
+    assert result.status == "quarantined"
+    assert result.reason == "a JSON array where JSON lines (one object per line) are expected"
+    assert result.rows_quarantined == result.rows_read == 4
+
+
+def test_broken_json_lines_are_quarantined_one_by_one(lake) -> None:
+    good = '{"event_id": "E000000000001", "event_at": "2026-11-16T08:00:00+08:00", "flat_id": "F00000001", "card_id": "C000000001", "gate_id": "B0000001-G1", "direction": "in", "method": "card"}'
+    deliver(lake, "property/door_access/access_20261116.jsonl", f"{good}\n{good[:40]}\n[1, 2]\n")
+    result = only_file(ingest(lake, contract("door_access_events")))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
+    got = sorted(reasons(lake, "door_access_events"))
+    assert got[0] == "a JSON list, not an object"
+    assert got[1] == "invalid JSON: Expecting ':' delimiter at column 41"
+
+
+def test_normalisation_full_width_digits_and_every_date_format_to_utc(lake) -> None:
+    formats = ["2026-11-16 06:00:00", "2026/11/16 06:00:00", "20261116060000", "2026-11-16T06:00:00+08:00",
+               "2026年11月16日 06:00:00", "16/11/2026 06:00", "2026-11-15T22:00:00Z"]  # fmt: skip
+    rows = "".join(gas_row(i, at=f) for i, f in enumerate(formats, start=1))
+    rows += "GM０００００００９,F00000009,2026-11-16 06:00:00,１２.５,false,measured\n"
+    deliver(lake, GAS, GAS_HEADER + rows)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert result.rows_loaded == len(formats) + 1
+    bronze = table(lake, "bronze", "meter_readings_gas").sort_by("meter_id")
+    assert set(bronze.column("read_at").to_pylist()) == {datetime(2026, 11, 15, 22, 0, tzinfo=UTC)}
+    assert bronze.column("meter_id").to_pylist()[-1] == "GM00000009"
+    assert bronze.column("reading").to_pylist()[-1] == 12.5
+    assert set(bronze.column("event_date").to_pylist()) == {datetime(2026, 11, 16).date()}
+
+
+def test_required_values_missing_and_bad_types_are_named(lake) -> None:
+    rows = "GM00000001,,2026-11-16 06:00:00,12.5,false,measured\n" + gas_row(2, reading="12,5")
+    deliver(lake, GAS, GAS_HEADER + gas_row(3) + rows.replace("12,5", '"12,5"'))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    assert sorted(reasons(lake, "meter_readings_gas")) == [
+        "missing required flat_id", 'reading: "12,5" is not a valid double',
+    ]  # fmt: skip
