@@ -1,0 +1,119 @@
+"""Every delivery format ingests through its contract: CSV (BOM), JSON lines, Parquet, and the
+real GBFS (2.3, 3.0) and Open311 (JSON, XML) samples, with no code specific to any of them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.ingest_support import column, contract, deliver, edited_contract, ingest, reasons, table
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def anywhere(doc: dict) -> None:
+    """A steward's edit for a city elsewhere: no Pudong coordinate ranges."""
+    for col in doc["schema"][0]["properties"]:
+        if col["name"] in ("lat", "lon", "long"):
+            col.get("logicalTypeOptions", {}).pop("minimum", None)
+            col.get("logicalTypeOptions", {}).pop("maximum", None)
+
+
+GBFS_CASES = [
+    ("bike_vehicle_status", "mobilitydata-v2.3/free_bike_status.json", "free_bike_status.json"),
+    ("bike_vehicle_status", "mobilitydata-v3.0/vehicle_status.json", "vehicle_status.json"),
+    ("bike_station_status", "mobilitydata-v2.3/station_status.json", "station_status.json"),
+    ("bike_station_status", "mobilitydata-v3.0/station_status.json", "station_status.json"),
+    ("bike_station_status", "oslo-bysykkel/station_status.json", "station_status.json"),
+    ("bike_station_information", "mobilitydata-v3.0/station_information.json", "station_information.json"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("system", "fixture", "name"), GBFS_CASES)
+def test_real_gbfs_feeds_ingest(lake, tmp_path, system, fixture, name) -> None:
+    source = (FIXTURES / "gbfs" / fixture).read_bytes()
+    records = list(json.loads(source)["data"].values())[0]
+    deliver(lake, f"bike_operators/hellobike/20261116T0800/{name}", source)
+    [result] = ingest(lake, edited_contract(tmp_path, system, anywhere))
+    assert (result.status, result.rows_read) == ("loaded", len(records))
+    assert result.rows_loaded == len(records), reasons(lake, system)
+    bronze = table(lake, "bronze", system)
+    assert set(bronze.column("operator").to_pylist()) == {"hellobike"}  # from the path
+    key = "vehicle_id" if system == "bike_vehicle_status" else "station_id"
+    source_key = "bike_id" if "free_bike" in name else key
+    assert sorted(bronze.column(key).to_pylist()) == sorted(r[source_key] for r in records)
+    if system == "bike_station_status":
+        field = "num_bikes_available" if "num_bikes_available" in records[0] else "num_vehicles_available"
+        assert sorted(bronze.column("num_bikes_available").to_pylist()) == sorted(r[field] for r in records)
+
+
+def test_gbfs_times_in_both_versions_become_utc(lake, tmp_path) -> None:
+    deliver(lake, "bike_operators/a/20261116T0800/free_bike_status.json",
+            (FIXTURES / "gbfs/mobilitydata-v2.3/free_bike_status.json").read_bytes())  # fmt: skip
+    deliver(lake, "bike_operators/b/20261116T0800/vehicle_status.json",
+            (FIXTURES / "gbfs/mobilitydata-v3.0/vehicle_status.json").read_bytes())  # fmt: skip
+    c = edited_contract(tmp_path, "bike_vehicle_status", lambda d: (anywhere(d), column(d, "operator").pop("quality")))
+    ingest(lake, c)
+    times = set(table(lake, "bronze", "bike_vehicle_status").column("last_updated").to_pylist())
+    assert times == {datetime.fromtimestamp(1606857968, UTC), datetime(2019, 7, 4, 13, 33, 3, 969000, UTC)}
+
+
+def open311_contract(tmp_path: Path, fmt: str):
+    def edit(doc: dict) -> None:
+        anywhere(doc)
+        for prop in doc["customProperties"]:
+            if prop["property"] == "fileFormat":
+                prop["value"] = fmt
+        for name in ("status", "service_code"):
+            column(doc, name).pop("quality", None)
+        column(doc, "service_request_id").get("logicalTypeOptions", {}).pop("pattern", None)
+
+    return edited_contract(tmp_path, "hotline_12345", edit)
+
+
+def test_real_open311_json_ingests(lake, tmp_path) -> None:
+    source = (FIXTURES / "open311/service_requests.json").read_bytes()
+    deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json", source)
+    [result] = ingest(lake, open311_contract(tmp_path, "open311_json"))
+    assert (result.rows_read, result.rows_loaded) == (2, 2)
+    bronze = table(lake, "bronze", "hotline_12345")
+    assert sorted(bronze.column("service_request_id").to_pylist()) == ["14-01100627", "14-01100669"]
+    assert datetime(2014, 7, 12, 15, 58, 43, tzinfo=UTC) in bronze.column("requested_datetime").to_pylist()
+    history = table(lake, "bronze", "hotline_12345_history")
+    assert history.num_rows == 2
+    assert "status_notes" in bronze.column_names  # a field outside the contract: kept, warned
+    assert any("status_notes" in w for w in result.warnings)
+
+
+def test_real_open311_xml_ingests_and_names_what_is_missing(lake, tmp_path) -> None:
+    text = (FIXTURES / "open311/requests_many.xml").read_text()
+    requests = text.count("<request>")
+    deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json", text)
+    [result] = ingest(lake, open311_contract(tmp_path, "open311_xml"))
+    assert result.rows_read == requests
+    missing = text.count("<updated_datetime/>")
+    assert (result.rows_loaded, result.rows_quarantined) == (requests - missing, missing)
+    assert set(reasons(lake, "hotline_12345")) <= {"missing required updated_datetime"}
+
+
+def test_csv_with_a_bom_and_parquet_ingest(lake) -> None:
+    header = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+    deliver(lake, "gas_company/meter_readings/gas_readings_20261116.csv",
+            "\ufeff" + header + "GM00000001,F00000001,2026-11-16 06:00:00,1.5,false,measured\n")  # fmt: skip
+    [gas] = ingest(lake, contract("meter_readings_gas"))
+    assert gas.rows_loaded == 1
+    readings = pa.table({
+        "meter_id": ["PM00000001", "PM00000001"], "flat_id": ["F00000001"] * 2,
+        "read_at": pa.array([datetime(2026, 11, 16, h, tzinfo=UTC) for h in (1, 2)], pa.timestamp("ms", tz="Asia/Shanghai")),
+        "reading": [10.0, 10.4], "reset_flag": [False, False], "quality_code": ["measured"] * 2,
+    })  # fmt: skip
+    path = deliver(lake, "power_company/meter_readings/power_readings_20261116.parquet", b"")
+    power = contract("meter_readings_power")
+    pq.write_table(readings.select([c for c in readings.column_names if c in power.column_names]), path)
+    [result] = ingest(lake, power)
+    assert result.rows_loaded == 2, reasons(lake, "meter_readings_power")
