@@ -6,7 +6,7 @@ from datetime import datetime
 import dagster as dg
 
 from assets.bronze import bronze_key
-from assets.ingest.ingest import known_files
+from assets.ingest.ingest import ledger_state
 from assets.ingest.landing import DELIVERY_ZONE, delivery_date, landing_files
 from assets.ingest.scan import scan_file
 from assets.lake import LakeResource
@@ -24,7 +24,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     """One run per (system, delivery day) with new files; the run key hashes their contents."""
     ledger = lake.table("ledger", "files")
     for contract in load_contracts():
-        taken = set(known_files(ledger, contract.id, lake.storage_options).values())
+        taken = ledger_state(ledger, contract.id, lake.storage_options).paths
         by_day: dict[str, list[tuple[str, str]]] = {}
         for path, rel in landing_files(lake.landing_root, contract):
             if rel not in taken:

@@ -127,7 +127,8 @@ class SystemIngest:
                 except UnreadableFile as err:
                     quarantined.append(self.unreadable(path, scan, result, err))
             if tables:
-                self.write_good(tables[0], iter(tables[1:]), hashes)
+                schema = pa.unify_schemas([t.schema for t in tables])  # files may differ in extras
+                self.write_good(conform_to(tables[0], schema), iter(tables[1:]), hashes)
         q = pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()
         replace_file_rows(self.quarantine, q.to_batches(), QUARANTINE_SCHEMA, hashes,
                           "source_hash", storage_options=self.lake.storage_options)  # fmt: skip
@@ -350,18 +351,23 @@ def groups(files: list[tuple[Path, str]]) -> Iterator[list[tuple[Path, str]]]:
         yield group
 
 
-def known_files(
-    ledger_uri: str, system: str, storage_options: dict | None = None
-) -> dict[str, str]:
-    """Content hashes the ledger has already taken in for a system (loaded or quarantined)."""
-    table = read_table(ledger_uri, ["content_hash", "path", "status"],
-                       (pc.field("system") == system) & (pc.field("status") != "duplicate"),
+@dataclass(frozen=True)
+class LedgerState:
+    """What the ledger knows of a system: hashes taken in (with their first path), every path."""
+
+    hashes: dict[str, str]
+    paths: set[str]
+
+
+def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = None) -> LedgerState:
+    """Read the system's ledger rows (small: one row per delivered file)."""
+    table = read_table(ledger_uri, ["content_hash", "path", "status"], pc.field("system") == system,
                        storage_options)  # fmt: skip
     if table is None:
-        return {}
-    return dict(
-        zip(table.column("content_hash").to_pylist(), table.column("path").to_pylist(), strict=True)
-    )
+        return LedgerState({}, set())
+    rows = table.to_pylist()
+    taken = {r["content_hash"]: r["path"] for r in rows if r["status"] != "duplicate"}
+    return LedgerState(taken, {r["path"] for r in rows})
 
 
 def ingest_landing(
@@ -375,8 +381,8 @@ def ingest_landing(
     """
     job = SystemIngest(contract, lake, run_id)
     with system_lock(lake, contract.id):
-        known = known_files(job.ledger, contract.id, lake.storage_options)
-        seen_paths = set(known.values())
+        state = ledger_state(job.ledger, contract.id, lake.storage_options)
+        known, seen_paths = state.hashes, state.paths
         files = [(p, rel) for p, rel in landing_files(lake.landing_root, contract)
                  if (only is None or rel in only) and rel not in seen_paths]  # fmt: skip
         results: list[FileResult] = []

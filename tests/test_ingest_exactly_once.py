@@ -1,0 +1,186 @@
+"""Exactly once: re-deliveries, re-runs, crashes (SIGKILL), concurrent runs and state changes
+never double or lose a row; schema drift evolves the table or quarantines the file."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from assets.ingest.ingest import SystemIngest, ingest_landing
+from assets.ingest.scan import scan_file
+from assets.lake import LakeResource
+from tests.ingest_support import contract, deliver, ingest, reasons, table
+
+GAS = "gas_company/meter_readings/gas_readings_{}.csv"
+HEADER = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+
+
+def gas_file(first: int, rows: int, hour: int = 6) -> str:
+    return HEADER + "".join(
+        f"GM{m:08d},F{m:08d},2026-11-16 {hour:02d}:00:00,{m}.5,false,measured\n"
+        for m in range(first, first + rows)
+    )
+
+
+def test_a_redelivered_file_is_ingested_once(lake) -> None:
+    gas = contract("meter_readings_gas")
+    deliver(lake, GAS.format("20261116"), gas_file(0, 50))
+    deliver(lake, GAS.format("20261116_resent"), gas_file(0, 50))
+    results = ingest(lake, gas)
+    assert [r.status for r in results] == ["loaded", "duplicate"]
+    assert results[1].reason == f"same content as {GAS.format('20261116')}"
+    assert ingest(lake, gas) == []  # a re-run finds nothing new
+    deliver(lake, GAS.format("20261117"), gas_file(0, 50))  # the same bytes a day later
+    assert [r.status for r in ingest(lake, gas)] == ["duplicate"]
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 50
+    assert table(lake, "ledger", "files").num_rows == 3
+
+
+def test_duplicate_rows_within_a_file_go_to_quarantine(lake) -> None:
+    body = gas_file(0, 3)
+    deliver(lake, GAS.format("20261116"), body + body.splitlines(keepends=True)[2])
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 3, 1)
+    assert reasons(lake, "meter_readings_gas") == ["duplicate row (same key earlier in the file)"]
+
+
+def test_a_crash_between_commits_is_repaired_by_the_rerun(lake) -> None:
+    gas = contract("meter_readings_gas")
+    path = deliver(lake, GAS.format("20261116"), gas_file(0, 40))
+    job = SystemIngest(gas, lake)
+    scan = scan_file(path)
+    from assets.ingest.ingest import FileResult
+
+    job.load([(path, scan, FileResult(gas.id, GAS.format("20261116"), scan.content_hash, scan.size, "loaded"))])
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 40  # written, ledger not
+    [result] = ingest(lake, gas)
+    assert result.rows_loaded == 40
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 40
+
+
+def hotline_file(states: list[tuple[str, str, str]]) -> str:
+    import json
+
+    return json.dumps([
+        {"service_request_id": rid, "status": status, "service_code": "hotline.move_car",
+         "requested_datetime": "2026-11-16T08:00:00+08:00", "updated_datetime": updated,
+         "street_code": "ST02", "description": "夜间噪声"}
+        for rid, status, updated in states
+    ], ensure_ascii=False)  # fmt: skip
+
+
+def test_records_that_change_state_keep_the_latest_and_their_history(lake) -> None:
+    hotline = contract("hotline_12345")
+    rid = "H202611160001"
+    deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json",
+            hotline_file([(rid, "received", "2026-11-16T08:00:00+08:00")]))  # fmt: skip
+    deliver(lake, "hotline/hotline_12345/requests_20261116_0900.json",
+            hotline_file([(rid, "dispatched", "2026-11-16T08:20:00+08:00"),
+                          (rid, "accepted", "2026-11-16T08:40:00+08:00")]))  # fmt: skip
+    deliver(lake, "hotline/hotline_12345/requests_20261116_1000.json",  # an old state, late
+            hotline_file([(rid, "dispatched", "2026-11-16T08:20:00+08:00")]))  # fmt: skip
+    results = ingest(lake, hotline)
+    assert [r.rows_loaded for r in results] == [1, 2, 1], reasons(lake, "hotline_12345")
+    current = table(lake, "bronze", "hotline_12345")
+    assert current.column("status").to_pylist() == ["accepted"]
+    history = table(lake, "bronze", "hotline_12345_history")
+    assert sorted(history.column("status").to_pylist()) == ["accepted", "dispatched", "dispatched", "received"]
+    ingest(lake, hotline)  # a re-run changes nothing
+    assert table(lake, "bronze", "hotline_12345_history").num_rows == 4
+
+
+def test_an_added_column_evolves_the_table_and_warns(lake) -> None:
+    gas = contract("meter_readings_gas")
+    deliver(lake, GAS.format("20261116"), gas_file(0, 5))
+    extra = gas_file(5, 5).replace("quality_code\n", "quality_code,Signal Strength\n").replace("measured\n", "measured,-71\n")
+    deliver(lake, GAS.format("20261117"), extra)
+    first, second = ingest(lake, gas)
+    assert first.warnings == []
+    assert second.warnings == ["fields not in the contract, kept as text: Signal Strength"]
+    bronze = table(lake, "bronze", "meter_readings_gas")
+    assert bronze.num_rows == 10
+    assert sorted(v for v in bronze.column("signal_strength").to_pylist() if v) == ["-71"] * 5
+
+
+def test_a_missing_required_column_or_an_incompatible_type_quarantines_the_file(lake) -> None:
+    gas = contract("meter_readings_gas")
+    no_reading = "\n".join(",".join(p for i, p in enumerate(line.split(",")) if i != 3)
+                           for line in gas_file(0, 5).splitlines())  # fmt: skip
+    deliver(lake, GAS.format("20261116"), no_reading + "\n")
+    deliver(lake, GAS.format("20261117"), gas_file(0, 5).replace(".5,", " kWh,"))
+    first, second = ingest(lake, gas)
+    assert (first.status, first.reason) == ("quarantined", "missing required column(s): reading")
+    assert second.status == "quarantined"
+    assert second.reason == "column reading: no value is a valid double; incompatible with the contract"
+    assert not (Path(lake.table("bronze", "meter_readings_gas")) / "_delta_log").exists()
+
+
+INGEST_SCRIPT = """
+import sys
+from assets.lake import LakeResource
+from assets.registry import CONTRACTS_DIR, load_contract
+from assets.ingest.ingest import ingest_landing
+lake = LakeResource(root=sys.argv[1])
+for system in sys.argv[2:]:
+    ingest_landing(load_contract(CONTRACTS_DIR / "systems" / f"{system}.yaml"), lake, "proc")
+"""
+SYSTEMS = ["meter_readings_gas", "hotline_12345", "bike_station_status", "door_access_events"]
+
+
+def run_ingest(root: Path, systems: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT, str(root), *systems],
+                            cwd=Path(__file__).parent.parent)  # fmt: skip
+
+
+def lake_copy(small_city, tmp_path: Path, name: str) -> LakeResource:
+    landing, _, _ = small_city
+    root = tmp_path / name
+    shutil.copytree(landing, root / "landing")
+    return LakeResource(root=str(root))
+
+
+def totals(lake: LakeResource) -> dict[str, tuple[int, int]]:
+    """Per system: bronze rows and ledger rows that loaded or quarantined a file."""
+    ledger = table(lake, "ledger", "files")
+    out = {}
+    for system in SYSTEMS:
+        taken = ledger.filter(pc.and_(pc.equal(ledger["system"], system), pc.not_equal(ledger["status"], "duplicate")))
+        assert len(set(taken.column("content_hash").to_pylist())) == taken.num_rows  # once each
+        out[system] = (table(lake, "bronze", system).num_rows, taken.num_rows)
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_rerun_gives_exact_counts(small_city, tmp_path) -> None:
+    clean = lake_copy(small_city, tmp_path, "clean")
+    for system in SYSTEMS:
+        ingest_landing(contract(system), clean, "clean")
+    expected = totals(clean)
+    lake = lake_copy(small_city, tmp_path, "killed")
+    rng = random.Random(11)
+    for _ in range(10):
+        proc = run_ingest(Path(lake.root), SYSTEMS)
+        time.sleep(rng.uniform(0.5, 6.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert run_ingest(Path(lake.root), SYSTEMS).wait() == 0
+    assert totals(lake) == expected
+
+
+@pytest.mark.slow
+def test_two_runs_on_the_same_system_at_once_never_duplicate(small_city, tmp_path) -> None:
+    lake = lake_copy(small_city, tmp_path, "twice")
+    procs = [run_ingest(Path(lake.root), SYSTEMS) for _ in range(2)]
+    assert [p.wait() for p in procs] == [0, 0]
+    clean = lake_copy(small_city, tmp_path, "once")
+    for system in SYSTEMS:
+        ingest_landing(contract(system), clean, "clean")
+    assert totals(lake) == totals(clean)
