@@ -97,7 +97,11 @@ def write_truth(
     world.clones.to_csv(out / "cloned_plates.csv", index=False)
     trucks = world.trucks[["plate", "site_id", "behaviour", "has_cover_sensor"]]
     trucks.to_csv(out / "muck_trucks.csv", index=False)
-    incidents = pd.concat(truth.incidents, ignore_index=True)
+    incidents = (
+        pd.concat(truth.incidents, ignore_index=True)
+        if truth.incidents
+        else pd.DataFrame(columns=["system", "record_id", "started_at"])
+    )
     incidents["started_at"] = pd.to_datetime(incidents["started_at"], utc=True)
     incidents.sort_values(["started_at", "system", "record_id"], kind="stable").to_csv(
         out / "incidents.csv", index=False

@@ -65,7 +65,9 @@ def test_gbk_without_declaration_is_detected_and_decoded(lake, tmp_path) -> None
     deliver(lake, "police/flats/flats_20261116.csv", FLATS_HEADER + flat_row(1), encoding="gbk")
     result = only_file(ingest(lake, auto))
     assert result.rows_loaded == 1
-    assert table(lake, "bronze", "flats").column("address").to_pylist() == ["浦东新区陆家嘴1弄1号101室"]
+    assert table(lake, "bronze", "flats").column("address").to_pylist() == [
+        "浦东新区陆家嘴1弄1号101室"
+    ]
 
 
 def set_encoding(doc: dict, encoding: str) -> None:
@@ -128,7 +130,11 @@ def test_coordinates_outside_pudong_are_refused(lake) -> None:
 
 
 def test_a_json_array_where_lines_are_expected(lake) -> None:
-    deliver(lake, "property/door_access/access_20261116.jsonl", '[\n {"event_id": "E1"},\n {"event_id": "E2"}\n]\n')
+    deliver(
+        lake,
+        "property/door_access/access_20261116.jsonl",
+        '[\n {"event_id": "E1"},\n {"event_id": "E2"}\n]\n',
+    )
     result = only_file(ingest(lake, contract("door_access_events")))
     assert result.status == "quarantined"
     assert result.reason == "a JSON array where JSON lines (one object per line) are expected"

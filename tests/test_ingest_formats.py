@@ -48,8 +48,14 @@ def test_real_gbfs_feeds_ingest(lake, tmp_path, system, fixture, name) -> None:
     source_key = "bike_id" if "free_bike" in name else key
     assert sorted(bronze.column(key).to_pylist()) == sorted(r[source_key] for r in records)
     if system == "bike_station_status":
-        field = "num_bikes_available" if "num_bikes_available" in records[0] else "num_vehicles_available"
-        assert sorted(bronze.column("num_bikes_available").to_pylist()) == sorted(r[field] for r in records)
+        field = (
+            "num_bikes_available"
+            if "num_bikes_available" in records[0]
+            else "num_vehicles_available"
+        )
+        assert sorted(bronze.column("num_bikes_available").to_pylist()) == sorted(
+            r[field] for r in records
+        )
 
 
 def test_gbfs_times_in_both_versions_become_utc(lake, tmp_path) -> None:
@@ -57,10 +63,17 @@ def test_gbfs_times_in_both_versions_become_utc(lake, tmp_path) -> None:
             (FIXTURES / "gbfs/mobilitydata-v2.3/free_bike_status.json").read_bytes())  # fmt: skip
     deliver(lake, "bike_operators/b/20261116T0800/vehicle_status.json",
             (FIXTURES / "gbfs/mobilitydata-v3.0/vehicle_status.json").read_bytes())  # fmt: skip
-    c = edited_contract(tmp_path, "bike_vehicle_status", lambda d: (anywhere(d), column(d, "operator").pop("quality")))
+    c = edited_contract(
+        tmp_path,
+        "bike_vehicle_status",
+        lambda d: (anywhere(d), column(d, "operator").pop("quality")),
+    )
     ingest(lake, c)
     times = set(table(lake, "bronze", "bike_vehicle_status").column("last_updated").to_pylist())
-    assert times == {datetime.fromtimestamp(1606857968, UTC), datetime(2019, 7, 4, 13, 33, 3, 969000, UTC)}
+    assert times == {
+        datetime.fromtimestamp(1606857968, UTC),
+        datetime(2019, 7, 4, 13, 33, 3, 969000, UTC),
+    }
 
 
 def open311_contract(tmp_path: Path, fmt: str):
@@ -83,7 +96,10 @@ def test_real_open311_json_ingests(lake, tmp_path) -> None:
     assert (result.rows_read, result.rows_loaded) == (2, 2)
     bronze = table(lake, "bronze", "hotline_12345")
     assert sorted(bronze.column("service_request_id").to_pylist()) == ["14-01100627", "14-01100669"]
-    assert datetime(2014, 7, 12, 15, 58, 43, tzinfo=UTC) in bronze.column("requested_datetime").to_pylist()
+    assert (
+        datetime(2014, 7, 12, 15, 58, 43, tzinfo=UTC)
+        in bronze.column("requested_datetime").to_pylist()
+    )
     history = table(lake, "bronze", "hotline_12345_history")
     assert history.num_rows == 2
     assert "status_notes" in bronze.column_names  # a field outside the contract: kept, warned
@@ -114,6 +130,8 @@ def test_csv_with_a_bom_and_parquet_ingest(lake) -> None:
     })  # fmt: skip
     path = deliver(lake, "power_company/meter_readings/power_readings_20261116.parquet", b"")
     power = contract("meter_readings_power")
-    pq.write_table(readings.select([c for c in readings.column_names if c in power.column_names]), path)
+    pq.write_table(
+        readings.select([c for c in readings.column_names if c in power.column_names]), path
+    )
     [result] = ingest(lake, power)
     assert result.rows_loaded == 2, reasons(lake, "meter_readings_power")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
 
 from assets.registry import Contract
 
