@@ -8,6 +8,7 @@ contract's columns and tiers. A new contract file is a new asset at the next rel
 from datetime import date
 
 import dagster as dg
+from pydantic import Field
 
 from assets.ingest.ingest import FileResult, ingest_landing
 from assets.ingest.landing import delivery_date, landing_files
@@ -25,7 +26,7 @@ CHECK_DRIFT = "no_schema_drift"
 class IngestConfig(dg.Config):
     """Which landing files to ingest: the named paths (relative to landing/), else all pending."""
 
-    paths: list[str] = []
+    paths: list[str] = Field(default_factory=list)
 
 
 def column_schema(contract: Contract) -> dg.TableSchema:
@@ -90,7 +91,7 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 CHECK_DRIFT, asset=key, description="Files carry no fields outside the contract."
             ),
-        ],  # fmt: skip
+        ],
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: LakeResource):
         only = set(config.paths) or None
@@ -111,13 +112,16 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
             }
         )
         yield dg.AssetCheckResult(
-            check_name=CHECK_BALANCE, passed=not unbalanced,
+            check_name=CHECK_BALANCE,
+            passed=not unbalanced,
             metadata={"unbalanced_files": ", ".join(unbalanced) or "none", **totals},
-        )  # fmt: skip
+        )
         yield dg.AssetCheckResult(
-            check_name=CHECK_DRIFT, passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
+            check_name=CHECK_DRIFT,
+            passed=not warnings,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"warnings": "; ".join(warnings) or "none"},
-        )  # fmt: skip
+        )
 
     return _ingest
 

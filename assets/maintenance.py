@@ -48,7 +48,7 @@ def compact_and_vacuum(
             compacted += metrics.get("numFilesRemoved", 0)
             removed += len(deleted)
             context.log.info(
-                f"{uri}: compacted {metrics.get('numFilesRemoved', 0)} files, vacuumed {len(deleted)}"
+                f"{uri}: compacted {metrics.get('numFilesRemoved', 0)}, vacuumed {len(deleted)}"
             )
     return dg.MaterializeResult(
         metadata={

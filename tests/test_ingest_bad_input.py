@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -89,8 +90,12 @@ def test_truncated_last_line_is_quarantined_with_its_text(lake) -> None:
 
 def test_a_10_mb_field_is_refused_for_its_length(lake) -> None:
     huge = "浦" * (10 * 1024 * 1024 // 3)
-    deliver(lake, "police/flats/flats_20261116.csv", FLATS_HEADER + flat_row(1, huge) + flat_row(2),
-            encoding="gb18030")  # fmt: skip
+    deliver(
+        lake,
+        "police/flats/flats_20261116.csv",
+        FLATS_HEADER + flat_row(1, huge) + flat_row(2),
+        encoding="gb18030",
+    )
     result = only_file(ingest(lake, contract("flats")))
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     assert reasons(lake, "flats") == [f"address: {len(huge)} characters, longer than 65536"]
@@ -120,10 +125,16 @@ def test_coordinates_outside_pudong_are_refused(lake) -> None:
         "alarm_id,received_at,alarm_type,priority,caller_phone,caller_name,address,lon,lat,"
         "street_code,grid_cell,case_detail,dispatched_at,arrived_at,status\n"
     )
-    row = "11000001000000001,2026-11-16 07:00:00,alarm.theft,2,13900000000,张三,某地,{},31.2,ST02,G00001,x,,,closed\n"
-    deliver(lake, "police/alarms_110/110_20261116_06.csv",
-            header + row.format("121.55") + row.replace("01,", "02,", 1).format("121.35"),
-            encoding="gb18030")  # fmt: skip
+    row = (
+        "11000001000000001,2026-11-16 07:00:00,alarm.theft,2,13900000000,张三,某地,{},31.2,"
+        "ST02,G00001,x,,,closed\n"
+    )
+    deliver(
+        lake,
+        "police/alarms_110/110_20261116_06.csv",
+        header + row.format("121.55") + row.replace("01,", "02,", 1).format("121.35"),
+        encoding="gb18030",
+    )
     result = only_file(ingest(lake, contract("alarms_110")))
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     assert reasons(lake, "alarms_110") == ['lon: "121.35" is below the minimum 121.41']
@@ -142,7 +153,17 @@ def test_a_json_array_where_lines_are_expected(lake) -> None:
 
 
 def test_broken_json_lines_are_quarantined_one_by_one(lake) -> None:
-    good = '{"event_id": "E000000000001", "event_at": "2026-11-16T08:00:00+08:00", "flat_id": "F00000001", "card_id": "C000000001", "gate_id": "B0000001-G1", "direction": "in", "method": "card"}'
+    good = json.dumps(
+        {
+            "event_id": "E000000000001",
+            "event_at": "2026-11-16T08:00:00+08:00",
+            "flat_id": "F00000001",
+            "card_id": "C000000001",
+            "gate_id": "B0000001-G1",
+            "direction": "in",
+            "method": "card",
+        }
+    )
     deliver(lake, "property/door_access/access_20261116.jsonl", f"{good}\n{good[:40]}\n[1, 2]\n")
     result = only_file(ingest(lake, contract("door_access_events")))
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
@@ -152,8 +173,15 @@ def test_broken_json_lines_are_quarantined_one_by_one(lake) -> None:
 
 
 def test_normalisation_full_width_digits_and_every_date_format_to_utc(lake) -> None:
-    formats = ["2026-11-16 06:00:00", "2026/11/16 06:00:00", "20261116060000", "2026-11-16T06:00:00+08:00",
-               "2026年11月16日 06:00:00", "16/11/2026 06:00", "2026-11-15T22:00:00Z"]  # fmt: skip
+    formats = [
+        "2026-11-16 06:00:00",
+        "2026/11/16 06:00:00",
+        "20261116060000",
+        "2026-11-16T06:00:00+08:00",
+        "2026年11月16日 06:00:00",
+        "16/11/2026 06:00",
+        "2026-11-15T22:00:00Z",
+    ]
     rows = "".join(gas_row(i, at=f) for i, f in enumerate(formats, start=1))
     rows += "GM０００００００９,F00000009,2026-11-16 06:00:00,１２.５,false,measured\n"
     deliver(lake, GAS, GAS_HEADER + rows)
@@ -172,5 +200,6 @@ def test_required_values_missing_and_bad_types_are_named(lake) -> None:
     result = only_file(ingest(lake, contract("meter_readings_gas")))
     assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
     assert sorted(reasons(lake, "meter_readings_gas")) == [
-        "missing required flat_id", 'reading: "12,5" is not a valid double',
-    ]  # fmt: skip
+        "missing required flat_id",
+        'reading: "12,5" is not a valid double',
+    ]

@@ -77,24 +77,46 @@ def test_a_crash_between_commits_is_repaired_by_the_rerun(lake) -> None:
 def hotline_file(states: list[tuple[str, str, str]]) -> str:
     import json
 
-    return json.dumps([
-        {"service_request_id": rid, "status": status, "service_code": "hotline.move_car",
-         "requested_datetime": "2026-11-16T08:00:00+08:00", "updated_datetime": updated,
-         "street_code": "ST02", "description": "夜间噪声"}
-        for rid, status, updated in states
-    ], ensure_ascii=False)  # fmt: skip
+    return json.dumps(
+        [
+            {
+                "service_request_id": rid,
+                "status": status,
+                "service_code": "hotline.move_car",
+                "requested_datetime": "2026-11-16T08:00:00+08:00",
+                "updated_datetime": updated,
+                "street_code": "ST02",
+                "description": "夜间噪声",
+            }
+            for rid, status, updated in states
+        ],
+        ensure_ascii=False,
+    )
 
 
 def test_records_that_change_state_keep_the_latest_and_their_history(lake) -> None:
     hotline = contract("hotline_12345")
     rid = "H202611160001"
-    deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json",
-            hotline_file([(rid, "received", "2026-11-16T08:00:00+08:00")]))  # fmt: skip
-    deliver(lake, "hotline/hotline_12345/requests_20261116_0900.json",
-            hotline_file([(rid, "dispatched", "2026-11-16T08:20:00+08:00"),
-                          (rid, "accepted", "2026-11-16T08:40:00+08:00")]))  # fmt: skip
-    deliver(lake, "hotline/hotline_12345/requests_20261116_1000.json",  # an old state, late
-            hotline_file([(rid, "dispatched", "2026-11-16T08:20:00+08:00")]))  # fmt: skip
+    deliver(
+        lake,
+        "hotline/hotline_12345/requests_20261116_0800.json",
+        hotline_file([(rid, "received", "2026-11-16T08:00:00+08:00")]),
+    )
+    deliver(
+        lake,
+        "hotline/hotline_12345/requests_20261116_0900.json",
+        hotline_file(
+            [
+                (rid, "dispatched", "2026-11-16T08:20:00+08:00"),
+                (rid, "accepted", "2026-11-16T08:40:00+08:00"),
+            ]
+        ),
+    )
+    deliver(
+        lake,
+        "hotline/hotline_12345/requests_20261116_1000.json",  # an old state, late
+        hotline_file([(rid, "dispatched", "2026-11-16T08:20:00+08:00")]),
+    )
     results = ingest(lake, hotline)
     assert [r.rows_loaded for r in results] == [1, 2, 1], reasons(lake, "hotline_12345")
     current = table(lake, "bronze", "hotline_12345")
@@ -129,8 +151,10 @@ def test_an_added_column_evolves_the_table_and_warns(lake) -> None:
 
 def test_a_missing_required_column_or_an_incompatible_type_quarantines_the_file(lake) -> None:
     gas = contract("meter_readings_gas")
-    no_reading = "\n".join(",".join(p for i, p in enumerate(line.split(",")) if i != 3)
-                           for line in gas_file(0, 5).splitlines())  # fmt: skip
+    no_reading = "\n".join(
+        ",".join(p for i, p in enumerate(line.split(",")) if i != 3)
+        for line in gas_file(0, 5).splitlines()
+    )
     deliver(lake, GAS.format("20261116"), no_reading + "\n")
     deliver(lake, GAS.format("20261117"), gas_file(0, 5).replace(".5,", " kWh,"))
     first, second = ingest(lake, gas)
@@ -156,8 +180,9 @@ SYSTEMS = ["meter_readings_gas", "hotline_12345", "bike_station_status", "door_a
 
 
 def run_ingest(root: Path, systems: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT, str(root), *systems],
-                            cwd=Path(__file__).parent.parent)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", INGEST_SCRIPT, str(root), *systems], cwd=Path(__file__).parent.parent
+    )
 
 
 def lake_copy(small_city, tmp_path: Path, name: str) -> LakeResource:

@@ -24,20 +24,21 @@ def anywhere(doc: dict) -> None:
             col.get("logicalTypeOptions", {}).pop("maximum", None)
 
 
+INFO = "station_information.json"
 GBFS_CASES = [
     ("bike_vehicle_status", "mobilitydata-v2.3/free_bike_status.json", "free_bike_status.json"),
     ("bike_vehicle_status", "mobilitydata-v3.0/vehicle_status.json", "vehicle_status.json"),
     ("bike_station_status", "mobilitydata-v2.3/station_status.json", "station_status.json"),
     ("bike_station_status", "mobilitydata-v3.0/station_status.json", "station_status.json"),
     ("bike_station_status", "oslo-bysykkel/station_status.json", "station_status.json"),
-    ("bike_station_information", "mobilitydata-v3.0/station_information.json", "station_information.json"),
-]  # fmt: skip
+    ("bike_station_information", "mobilitydata-v3.0/station_information.json", INFO),
+]
 
 
 @pytest.mark.parametrize(("system", "fixture", "name"), GBFS_CASES)
 def test_real_gbfs_feeds_ingest(lake, tmp_path, system, fixture, name) -> None:
     source = (FIXTURES / "gbfs" / fixture).read_bytes()
-    records = list(json.loads(source)["data"].values())[0]
+    records = next(iter(json.loads(source)["data"].values()))
     deliver(lake, f"bike_operators/hellobike/20261116T0800/{name}", source)
     [result] = ingest(lake, edited_contract(tmp_path, system, anywhere))
     assert (result.status, result.rows_read) == ("loaded", len(records))
@@ -59,10 +60,16 @@ def test_real_gbfs_feeds_ingest(lake, tmp_path, system, fixture, name) -> None:
 
 
 def test_gbfs_times_in_both_versions_become_utc(lake, tmp_path) -> None:
-    deliver(lake, "bike_operators/a/20261116T0800/free_bike_status.json",
-            (FIXTURES / "gbfs/mobilitydata-v2.3/free_bike_status.json").read_bytes())  # fmt: skip
-    deliver(lake, "bike_operators/b/20261116T0800/vehicle_status.json",
-            (FIXTURES / "gbfs/mobilitydata-v3.0/vehicle_status.json").read_bytes())  # fmt: skip
+    deliver(
+        lake,
+        "bike_operators/a/20261116T0800/free_bike_status.json",
+        (FIXTURES / "gbfs/mobilitydata-v2.3/free_bike_status.json").read_bytes(),
+    )
+    deliver(
+        lake,
+        "bike_operators/b/20261116T0800/vehicle_status.json",
+        (FIXTURES / "gbfs/mobilitydata-v3.0/vehicle_status.json").read_bytes(),
+    )
     c = edited_contract(
         tmp_path,
         "bike_vehicle_status",
@@ -119,15 +126,26 @@ def test_real_open311_xml_ingests_and_names_what_is_missing(lake, tmp_path) -> N
 
 def test_csv_with_a_bom_and_parquet_ingest(lake) -> None:
     header = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
-    deliver(lake, "gas_company/meter_readings/gas_readings_20261116.csv",
-            "\ufeff" + header + "GM00000001,F00000001,2026-11-16 06:00:00,1.5,false,measured\n")  # fmt: skip
+    deliver(
+        lake,
+        "gas_company/meter_readings/gas_readings_20261116.csv",
+        "\ufeff" + header + "GM00000001,F00000001,2026-11-16 06:00:00,1.5,false,measured\n",
+    )
     [gas] = ingest(lake, contract("meter_readings_gas"))
     assert gas.rows_loaded == 1
-    readings = pa.table({
-        "meter_id": ["PM00000001", "PM00000001"], "flat_id": ["F00000001"] * 2,
-        "read_at": pa.array([datetime(2026, 11, 16, h, tzinfo=UTC) for h in (1, 2)], pa.timestamp("ms", tz="Asia/Shanghai")),
-        "reading": [10.0, 10.4], "reset_flag": [False, False], "quality_code": ["measured"] * 2,
-    })  # fmt: skip
+    readings = pa.table(
+        {
+            "meter_id": ["PM00000001", "PM00000001"],
+            "flat_id": ["F00000001"] * 2,
+            "read_at": pa.array(
+                [datetime(2026, 11, 16, h, tzinfo=UTC) for h in (1, 2)],
+                pa.timestamp("ms", tz="Asia/Shanghai"),
+            ),
+            "reading": [10.0, 10.4],
+            "reset_flag": [False, False],
+            "quality_code": ["measured"] * 2,
+        }
+    )
     path = deliver(lake, "power_company/meter_readings/power_readings_20261116.parquet", b"")
     power = contract("meter_readings_power")
     pq.write_table(

@@ -81,8 +81,15 @@ def test_each_kind_of_row_dirt_is_caught(ingested) -> None:
         assert got["parse"] <= malformed, system
         assert duplicates - malformed <= got["duplicate"] <= duplicates, system
         assert got["range"] <= stray, system  # some stray points fall in the bounding margin
-        seen.update({"parse": got["parse"], "malformed": malformed, "range": got["range"],
-                     "stray": stray, "duplicate": got["duplicate"]})  # fmt: skip
+        seen.update(
+            {
+                "parse": got["parse"],
+                "malformed": malformed,
+                "range": got["range"],
+                "stray": stray,
+                "duplicate": got["duplicate"],
+            }
+        )
     assert seen["parse"] >= 0.95 * seen["malformed"] > 0  # a cut may leave a parseable line
     assert seen["range"] >= 0.6 * seen["stray"] > 0
     assert seen["duplicate"] > 0

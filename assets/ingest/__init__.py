@@ -1,1 +1,1 @@
-"""Ingestion: landing files -> bronze Delta tables, exactly once, every row loaded or quarantined."""
+"""Ingestion: landing files to bronze Delta tables, once, each row loaded or quarantined."""

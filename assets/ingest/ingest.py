@@ -85,8 +85,15 @@ class SystemIngest:
         results, todo = [], []
         for path, rel in files:
             scan = scan_file(path, self.contract.settings.encoding)
-            result = FileResult(self.contract.id, rel, scan.content_hash, scan.size, "loaded",
-                                batch_id=uuid.uuid4().hex, run_id=self.run_id)  # fmt: skip
+            result = FileResult(
+                self.contract.id,
+                rel,
+                scan.content_hash,
+                scan.size,
+                "loaded",
+                batch_id=uuid.uuid4().hex,
+                run_id=self.run_id,
+            )
             if scan.content_hash in known:
                 result.status = "duplicate"
                 result.reason = f"same content as {known[scan.content_hash]}"
@@ -130,8 +137,14 @@ class SystemIngest:
                 schema = pa.unify_schemas([t.schema for t in tables])  # files may differ in extras
                 self.write_good(conform_to(tables[0], schema), iter(tables[1:]), hashes)
         q = pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()
-        replace_file_rows(self.quarantine, q.to_batches(), QUARANTINE_SCHEMA, hashes,
-                          "source_hash", storage_options=self.lake.storage_options)  # fmt: skip
+        replace_file_rows(
+            self.quarantine,
+            q.to_batches(),
+            QUARANTINE_SCHEMA,
+            hashes,
+            "source_hash",
+            storage_options=self.lake.storage_options,
+        )
 
     def unreadable(
         self, path: Path, scan: FileScan, result: FileResult, err: Exception
@@ -152,8 +165,9 @@ class SystemIngest:
             )
             return
         states = pa.Table.from_batches(list(stream), schema)  # state exports are small
-        replace_file_rows(self.history, states.to_batches(), schema, hashes, "_source_hash",
-                          [PARTITION], opts)  # fmt: skip
+        replace_file_rows(
+            self.history, states.to_batches(), schema, hashes, "_source_hash", [PARTITION], opts
+        )
         keys = list(self.contract.primary_key)
         version = self.contract.settings.version_column or self.contract.event_time_column
         upsert(self.bronze, latest_per_key(states, keys, version), keys, version, [PARTITION], opts)
@@ -213,9 +227,13 @@ class SystemIngest:
             result.warnings.append(f"fields not in the contract, kept as text: {', '.join(extra)}")
 
     def rejected(
-        self, raw: RawBatch, checked: pa.Table | None, bad: np.ndarray, result: FileResult,
+        self,
+        raw: RawBatch,
+        checked: pa.Table | None,
+        bad: np.ndarray,
+        result: FileResult,
         at: datetime,
-    ) -> pa.Table:  # fmt: skip
+    ) -> pa.Table:
         """Quarantine rows: parse rejects with their text, invalid rows with their fields."""
         rows = [quarantine_row(result, r.line, r.raw, r.reason, at) for r in raw.rejects]
         if checked is not None and len(bad):
@@ -311,9 +329,16 @@ def latest_per_key(states: pa.Table, keys: list[str], version: str) -> pa.Table:
 
 def quarantine_row(result: FileResult, line: int, raw: str, reason: str, at: datetime) -> dict:
     """One quarantine row."""
-    return {"system": result.system, "source_file": result.path, "source_line": line,
-            "source_hash": result.content_hash, "batch_id": result.batch_id, "raw": raw,
-            "reason": reason, "ingested_at": at}  # fmt: skip
+    return {
+        "system": result.system,
+        "source_file": result.path,
+        "source_line": line,
+        "source_hash": result.content_hash,
+        "batch_id": result.batch_id,
+        "raw": raw,
+        "reason": reason,
+        "ingested_at": at,
+    }
 
 
 def scan_lines(path: Path, contract: Contract) -> int:
@@ -361,8 +386,12 @@ class LedgerState:
 
 def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = None) -> LedgerState:
     """Read the system's ledger rows (small: one row per delivered file)."""
-    table = read_table(ledger_uri, ["content_hash", "path", "status"], pc.field("system") == system,
-                       storage_options)  # fmt: skip
+    table = read_table(
+        ledger_uri,
+        ["content_hash", "path", "status"],
+        pc.field("system") == system,
+        storage_options,
+    )
     if table is None:
         return LedgerState({}, set())
     rows = table.to_pylist()
@@ -371,9 +400,12 @@ def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = No
 
 
 def ingest_landing(
-    contract: Contract, lake, run_id: str = "", only: set[str] | None = None,
+    contract: Contract,
+    lake,
+    run_id: str = "",
+    only: set[str] | None = None,
     progress: Callable[[int, int, FileResult], None] | None = None,
-) -> list[FileResult]:  # fmt: skip
+) -> list[FileResult]:
     """Ingest the contract's landing files (or just `only`, relative paths) not yet in the ledger.
 
     One ingest per system at a time (a lock file on a local lake); Delta's commit conflicts
@@ -383,8 +415,11 @@ def ingest_landing(
     with system_lock(lake, contract.id):
         state = ledger_state(job.ledger, contract.id, lake.storage_options)
         known, seen_paths = state.hashes, state.paths
-        files = [(p, rel) for p, rel in landing_files(lake.landing_root, contract)
-                 if (only is None or rel in only) and rel not in seen_paths]  # fmt: skip
+        files = [
+            (p, rel)
+            for p, rel in landing_files(lake.landing_root, contract)
+            if (only is None or rel in only) and rel not in seen_paths
+        ]
         results: list[FileResult] = []
         for group in groups(files):
             for result in job.ingest(group, known):

@@ -19,19 +19,37 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 T = TypeVar("T")
 RETRIES = 8
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("system", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
-    ("source_hash", pa.string()), ("batch_id", pa.string()), ("raw", pa.string()),
-    ("reason", pa.string()), ("ingested_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("system", pa.string()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("source_hash", pa.string()),
+        ("batch_id", pa.string()),
+        ("raw", pa.string()),
+        ("reason", pa.string()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
-LEDGER_SCHEMA = pa.schema([
-    ("system", pa.string()), ("path", pa.string()), ("content_hash", pa.string()),
-    ("size_bytes", pa.int64()), ("status", pa.string()), ("reason", pa.string()),
-    ("rows_read", pa.int64()), ("rows_loaded", pa.int64()), ("rows_quarantined", pa.int64()),
-    ("warnings", pa.string()), ("batch_id", pa.string()), ("run_id", pa.string()),
-    ("started_at", pa.timestamp("us", tz="UTC")), ("finished_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("system", pa.string()),
+        ("path", pa.string()),
+        ("content_hash", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("rows_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("warnings", pa.string()),
+        ("batch_id", pa.string()),
+        ("run_id", pa.string()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("finished_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 def retried(work: Callable[[], T], attempts: int = RETRIES) -> T:
@@ -88,8 +106,12 @@ def append(uri: str, table: pa.Table, storage_options: dict[str, str] | None = N
     write_deltalake(uri, table, mode="append", schema_mode="merge", storage_options=storage_options)
 
 
-def read_table(uri: str, columns: list[str] | None = None, filters: list | None = None,
-               storage_options: dict[str, str] | None = None) -> pa.Table | None:  # fmt: skip
+def read_table(
+    uri: str,
+    columns: list[str] | None = None,
+    filters: list | None = None,
+    storage_options: dict[str, str] | None = None,
+) -> pa.Table | None:
     """A table's rows (projected and filtered), or None when there is no table yet."""
     try:
         table = DeltaTable(uri, storage_options=storage_options)
@@ -106,7 +128,7 @@ def upsert(
     partition_by: list[str],
     storage_options: dict[str, str] | None = None,
 ) -> None:
-    """Merge rows on the key: newer versions replace older ones; replaying a file changes nothing."""
+    """Merge rows on the key: newer versions replace older ones; a replay changes nothing."""
     if not exists(uri, storage_options):
         write_deltalake(
             uri, rows, mode="append", partition_by=partition_by, storage_options=storage_options

@@ -18,17 +18,34 @@ from assets.registry import Column, Contract
 
 FULLWIDTH, ASCII = "０１２３４５６７８９", "0123456789"
 LOCAL_FORMATS = [
-    "%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M",
-    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M",
-]  # fmt: skip
+    "%Y/%m/%d %H:%M:%S",
+    "%Y%m%d%H%M%S",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%Y/%m/%d %H:%M",
+    "%Y-%m-%d %H:%M",
+]
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
 EARLIEST_EVENT = "2000-01-01"
-SQL_TYPES = {"VARCHAR": "VARCHAR", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN",
-             "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE"}  # fmt: skip
-ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
-               "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us", tz="UTC"),
-               "DATE": pa.date32()}  # fmt: skip
+SQL_TYPES = {
+    "VARCHAR": "VARCHAR",
+    "BIGINT": "BIGINT",
+    "DOUBLE": "DOUBLE",
+    "BOOLEAN": "BOOLEAN",
+    "TIMESTAMP": "TIMESTAMPTZ",
+    "DATE": "DATE",
+}
+ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "DATE": pa.date32(),
+}
 
 
 def literal(text: str) -> str:
@@ -101,7 +118,8 @@ def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> lis
     if opts.pattern:
         checks.append(
             f"CASE WHEN NOT regexp_matches(CAST({value} AS VARCHAR), {literal(re2(opts.pattern))}) "
-            f"THEN '{name}: ' || {shown(value)} || ' does not match ' || {literal(opts.pattern)} END"
+            f"THEN '{name}: ' || {shown(value)} || ' does not match ' "
+            f"|| {literal(opts.pattern)} END"
         )
     if (allowed := col.valid_values) is not None:
         values = ", ".join(literal(str(v)) for v in allowed)
