@@ -44,9 +44,9 @@ def timed(step: str, work: Callable[[], int]) -> Measure:
 
 def in_subprocess(module: str, *args: str) -> Measure:
     """Run `python -m <module> <args>`, which must print one Measure as JSON on its last line."""
-    done = subprocess.run(
-        [sys.executable, "-m", module, *args], check=True, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return Measure(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -79,3 +80,14 @@ def incidents(
             "record_id": record_ids,
         }
     )
+
+
+def hourly(
+    system: str, frame: pd.DataFrame, time_column: str, path: str, keep_empty: bool = False
+) -> Iterator[Batch]:
+    """One file per hour of the day's rows (`path` has `{hour}`); empty hours only if asked."""
+    hour = frame[time_column].dt.hour.to_numpy()
+    for h in range(24):
+        part = frame[hour == h]
+        if len(part) or keep_empty:
+            yield Batch(system, path.format(hour=f"{h:02d}"), part)

@@ -27,10 +27,11 @@ class SeenKeys:
         return fresh
 
     def add(self, run: np.ndarray) -> None:
-        """Keep runs of sizes that shrink geometrically: merge while the last is not larger."""
+        """Keep runs whose sizes halve from the first to the last, merging like a binary counter
+        (runs are disjoint and sorted, so a merge is one sort of their concatenation)."""
         if len(run) == 0:
             return
         self.runs.append(run)
-        while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]) * 2:
+        while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]):
             last = self.runs.pop()
-            self.runs[-1] = np.union1d(self.runs[-1], last)
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]))

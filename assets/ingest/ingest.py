@@ -257,21 +257,16 @@ class SystemIngest:
         """Valid rows with their lineage and local event date, helper columns dropped."""
         n = good.num_rows
         return (
-            good.drop_columns(["_reason", "_key_hash", "_line"])
-            .append_column("_source_file", pa.array([result.path] * n, pa.string()))
+            good.drop_columns(["_reason", "_key_hash", "_line", "_event_date"])
+            .append_column("_source_file", pa.repeat(pa.scalar(result.path), n))
             .append_column("_source_line", good.column("_line"))
-            .append_column("_source_hash", pa.array([result.content_hash] * n, pa.string()))
-            .append_column("_batch_id", pa.array([result.batch_id] * n, pa.string()))
-            .append_column("_ingested_at", pa.array([at] * n, pa.timestamp("us", tz="UTC")))
-            .append_column(PARTITION, self.local_date(good.column(self.contract.event_time_column)))
+            .append_column("_source_hash", pa.repeat(pa.scalar(result.content_hash), n))
+            .append_column("_batch_id", pa.repeat(pa.scalar(result.batch_id), n))
+            .append_column(
+                "_ingested_at", pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), n)
+            )
+            .append_column(PARTITION, good.column("_event_date"))
         )
-
-    def local_date(self, event: pa.ChunkedArray) -> pa.ChunkedArray:
-        """The event's date where it happened (the contract's time zone), for partitioning."""
-        if not pa.types.is_timestamp(event.type):
-            return pc.cast(event, pa.date32())
-        zoned = event.cast(pa.timestamp("us", tz=self.contract.settings.timezone))
-        return pc.cast(pc.local_timestamp(zoned), pa.date32())
 
     def whole_file(self, path: Path, scan: FileScan, result: FileResult) -> pa.Table:
         """The quarantine row of a file that could not be read: its start and the cause."""

@@ -24,7 +24,7 @@ from assets.ingest.scan import FileScan
 from assets.registry import Contract
 
 BATCH_ROWS = 250_000
-CSV_BLOCK = 32 << 20  # also the longest CSV row we accept
+CSV_BLOCK = 16 << 20  # also the longest CSV row we accept (a bigger block costs memory)
 
 
 def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:

@@ -83,11 +83,13 @@ def typed_value(col: Column, text: str, zone: str) -> str:
         return text
     if kind == "TIMESTAMP":
         formats = "[" + ", ".join(map(literal, LOCAL_FORMATS)) + "]"
+        iso = f"try_cast({text} AS TIMESTAMPTZ)"
+        # CASE evaluates the fallbacks only for rows that are not ISO 8601 (most are).
         return (
-            f"coalesce(try_cast({text} AS TIMESTAMPTZ), "
+            f"CASE WHEN {iso} IS NOT NULL THEN {iso} ELSE coalesce("
             f"timezone({literal(zone)}, try_strptime({text}, {formats})), "
             f"CASE WHEN regexp_full_match({text}, '\\d{{10}}(\\.\\d+)?') "
-            f"THEN to_timestamp(try_cast({text} AS DOUBLE)) END)"
+            f"THEN to_timestamp(try_cast({text} AS DOUBLE)) END) END"
         )
     if kind == "DATE":
         formats = "[" + ", ".join(map(literal, DATE_FORMATS)) + "]"
@@ -154,7 +156,13 @@ def normalised(source: Source) -> str:
     """Text trimmed, empty as missing, full-width digits as ASCII; typed sources as they are."""
     if not source.is_text:
         return source.expr
-    return f"nullif(trim(translate({source.expr}, '{FULLWIDTH}', '{ASCII}')), '')"
+    text = source.expr
+    # translate() is slow; most values have no full-width digit, and the test is cheap.
+    ascii_digits = (
+        f"CASE WHEN regexp_matches({text}, '[\\x{{FF10}}-\\x{{FF19}}]') "
+        f"THEN translate({text}, '{FULLWIDTH}', '{ASCII}') ELSE {text} END"
+    )
+    return f"nullif(trim({ascii_digits}), '')"
 
 
 class Validator:
@@ -167,6 +175,7 @@ class Validator:
         self.db = duckdb.connect()
         self.db.execute(f"SET TimeZone = {literal(contract.settings.timezone)}")
         self.db.execute("SET threads = 2")
+        self.db.execute("SET memory_limit = '512MB'")  # per batch; keeps the buffer pool small
 
     def sources(self, schema: pa.Schema) -> dict[str, Source | None]:
         """Each contract column's source in a batch of this schema (None when absent)."""
@@ -220,11 +229,14 @@ class Validator:
         reason = f"nullif(concat_ws('; ', {', '.join(checks)}), '')"
         names = self.contract.column_names
         key = ", ".join(f"__v{names.index(k)}" for k in self.dedupe_key)
+        event = f"__v{names.index(self.contract.event_time_column)}"
+        if self.contract.column(self.contract.event_time_column).physicalType == "TIMESTAMP":
+            event = f"timezone({literal(self.contract.settings.timezone)}, {event})"
         return (
             f"WITH normalised AS (SELECT {', '.join(raws + carried)}, _line FROM batch), "
             f"typed AS (SELECT *, {', '.join(values)} FROM normalised) "
             f"SELECT {', '.join(outputs + extras)}, _line, {reason} AS _reason, "
-            f"hash({key}) AS _key_hash FROM typed"
+            f"hash({key}) AS _key_hash, CAST({event} AS DATE) AS _event_date FROM typed"
         )
 
     @property
@@ -235,7 +247,8 @@ class Validator:
         return [*self.contract.primary_key, *([version] if version else [])]
 
     def run(self, table: pa.Table, lines: pa.Array, constants: dict[str, str]) -> pa.Table:
-        """Typed contract columns, extra fields as text, `_line` and `_reason` (NULL = valid).
+        """Typed contract columns, extra fields as text, `_line`, `_reason` (NULL = valid),
+        `_key_hash` (for duplicates) and `_event_date` (local date of the event time).
 
         `constants` fill columns the file's path carries (e.g. `{operator}`) when rows lack them.
         """

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from citysim.batch import Batch, Day, ids, incidents
+from citysim.batch import Batch, Day, hourly, ids, incidents
 from citysim.config import DAILY_EVENTS
 from citysim.timeline import clustered_events, day_start
 
@@ -167,13 +167,8 @@ def iot_readings(day: Day) -> Iterator[Batch]:
     frame = pd.concat(frames, ignore_index=True).sort_values(
         ["observed_at", "device_id"], kind="stable"
     )
-    hour = frame["observed_at"].dt.hour.to_numpy()
-    for h in range(24):
-        yield Batch(
-            "iot_readings",
-            f"city_ops_centre/iot_readings/readings_{day.stamp}{h:02d}.parquet",
-            frame[hour == h],
-        )
+    path = f"city_ops_centre/iot_readings/readings_{day.stamp}{{hour}}.parquet"
+    yield from hourly("iot_readings", frame, "observed_at", path, keep_empty=True)
 
 
 def video_ai_events(day: Day) -> Iterator[Batch]:
@@ -232,10 +227,5 @@ def video_ai_events(day: Day) -> Iterator[Batch]:
             "plate": ev["plate"],
         }
     )
-    hour = frame["detected_at"].dt.hour.to_numpy()
-    for h in range(24):
-        part = frame[hour == h]
-        if len(part):
-            yield Batch(
-                "video_ai_events", f"city_ops_centre/video_ai/events_{day.stamp}{h:02d}.jsonl", part
-            )
+    path = f"city_ops_centre/video_ai/events_{day.stamp}{{hour}}.jsonl"
+    yield from hourly("video_ai_events", frame, "detected_at", path)

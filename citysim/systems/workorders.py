@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from citysim.batch import Batch, Day, ids, incidents
+from citysim.batch import Batch, Day, hourly, ids, incidents
 from citysim.config import DAILY_EVENTS
 from citysim.identity import names, phones
 from citysim.timeline import NIGHT_PROFILE, clustered_events, day_start
@@ -165,13 +165,8 @@ def hotline_12345(day: Day) -> Iterator[Batch]:
             "rating": np.where(changes["state"] == "closed", changes["rating"], None),
         }
     )
-    hour = frame["updated_datetime"].dt.hour.to_numpy()
-    for h in range(24):
-        part = frame[hour == h]
-        if len(part):
-            yield Batch(
-                "hotline_12345", f"hotline/hotline_12345/requests_{day.stamp}{h:02d}.json", part
-            )
+    path = f"hotline/hotline_12345/requests_{day.stamp}{{hour}}.json"
+    yield from hourly("hotline_12345", frame, "updated_datetime", path)
 
 
 def grid_cases(day: Day) -> Iterator[Batch]:

@@ -1,0 +1,114 @@
+"""Ingest benchmark: smart-meter CSV into bronze with validation, against DuckDB's raw COPY.
+
+Side by side in one command, each step in a fresh process (its own peak memory):
+- baseline: DuckDB `COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)` of the file;
+- ingest: the bronze asset's code path (scan, read, validate, dedupe, Delta, ledger);
+- re-delivery: the same bytes under a new name (hash and ledger check only);
+at 2.5 and 10 million rows, to show how time and memory grow with file size.
+
+    python -m bench ingest                       # writes bench/results/ingest.json
+    ROWS=1000000 python -m bench.ingest          # a quick run at other sizes
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.harness import Measure, in_subprocess, report, save, timed
+
+SIZES = tuple(int(n) for n in os.environ.get("ROWS", "2500000,10000000").split(","))
+LANDING = "gas_company/meter_readings/gas_readings_{}.csv"
+SYSTEM = "meter_readings_gas"
+
+
+def make_csv(path: Path, rows: int) -> None:
+    """Meter readings as the gas company exports them: 4 reads a day per meter, 0.1% dirty."""
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.sql(f"""
+        COPY (
+            SELECT printf('GM%08d', i // 4) AS meter_id, printf('F%08d', i // 4) AS flat_id,
+                   strftime(TIMESTAMP '2026-11-16 00:00:00'
+                            + to_hours(CAST((i % 4) * 6 AS INTEGER)), '%Y-%m-%d %H:%M:%S')
+                       AS read_at,
+                   CASE WHEN i % 1000 = 7 THEN 'n/a'
+                        ELSE CAST(round(i % 9973 * 1.37, 3) AS VARCHAR) END AS reading,
+                   'false' AS reset_flag, 'measured' AS quality_code
+            FROM range({rows}) t(i)
+        ) TO '{path}' (FORMAT csv, HEADER)
+    """)
+
+
+def step(kind: str, lake_root: Path, rows: int) -> Measure:
+    """One measured step in this process."""
+    csv = lake_root / "landing" / LANDING.format("20261116")
+    if kind == "duckdb_copy":
+        import duckdb
+
+        out = lake_root / "copy.parquet"
+        sql = f"COPY (SELECT * FROM read_csv('{csv}')) TO '{out}' (FORMAT parquet)"
+
+        def copy() -> int:
+            duckdb.connect().execute(sql)
+            return rows
+
+        return timed("duckdb COPY csv->parquet", copy)
+    from assets.ingest.ingest import ingest_landing
+    from assets.lake import LakeResource
+    from assets.registry import CONTRACTS_DIR, load_contract
+
+    contract = load_contract(CONTRACTS_DIR / "systems" / f"{SYSTEM}.yaml")
+    lake = LakeResource(root=str(lake_root))
+    if kind == "redelivery":
+        shutil.copyfile(csv, lake_root / "landing" / LANDING.format("20261116_resent"))
+    results = []
+
+    def ingest() -> int:
+        results.extend(ingest_landing(contract, lake))
+        return sum(r.rows_read for r in results)
+
+    measure = timed(kind, ingest)
+    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in results)
+    if kind == "redelivery":
+        assert [r.status for r in results] == ["duplicate"]
+        measure.rows = rows
+    return measure
+
+
+def run() -> dict:
+    """Every size: baseline, ingest, re-delivery; ratios against the baseline of the same size."""
+    runs = []
+    for rows in SIZES:
+        root = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+        try:
+            make_csv(root / "landing" / LANDING.format("20261116"), rows)
+            size_mb = (root / "landing" / LANDING.format("20261116")).stat().st_size / 2**20
+            base = in_subprocess("bench.ingest", "step", "duckdb_copy", str(root), str(rows))
+            ours = in_subprocess("bench.ingest", "step", "ingest", str(root), str(rows))
+            again = in_subprocess("bench.ingest", "step", "redelivery", str(root), str(rows))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        runs.append({
+            "rows": rows, "file_mb": round(size_mb, 1),
+            "duckdb_s": base.seconds, "duckdb_peak_mb": base.peak_mb,
+            "ingest_s": ours.seconds, "ingest_peak_mb": ours.peak_mb,
+            "ingest_rows_per_s": round(ours.rows_per_s),
+            "time_ratio": round(ours.seconds / base.seconds, 2),
+            "redelivery_s": again.seconds, "redelivery_peak_mb": again.peak_mb,
+            "redelivery_share": round(again.seconds / ours.seconds, 3),
+        })  # fmt: skip
+    payload = {"system": SYSTEM, "baseline": "DuckDB COPY of the same CSV to Parquet", "runs": runs}
+    save("ingest", payload)
+    return payload
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["step"]:
+        report(step(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])))
+    else:
+        print(run())
