@@ -8,7 +8,7 @@ import dagster as dg
 from assets.bronze import bronze_key
 from assets.ingest.ingest import ledger_state
 from assets.ingest.landing import DELIVERY_ZONE, delivery_date, landing_files
-from assets.ingest.scan import scan_file
+from assets.ingest.scan import content_hash
 from assets.lake import LakeResource
 from assets.registry import load_contracts
 
@@ -28,7 +28,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         by_day: dict[str, list[tuple[str, str]]] = {}
         for path, rel in landing_files(lake.landing_root, contract):
             if rel not in taken:
-                digest = scan_file(path).content_hash
+                digest, _ = content_hash(path)
                 by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
         for day, files in sorted(by_day.items()):
             key = hashlib.sha256("".join(sorted(d for _, d in files)).encode()).hexdigest()[:24]

@@ -22,7 +22,7 @@ from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
 from assets.ingest.landing import landing_files, path_constants, system_lock
 from assets.ingest.readers import read_batches
-from assets.ingest.scan import FileScan, scan_file
+from assets.ingest.scan import FileScan, content_hash, scan_file
 from assets.ingest.tables import (
     LEDGER_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -84,21 +84,22 @@ class SystemIngest:
         already taken in to their first path; it is updated with this group's files."""
         results, todo = [], []
         for path, rel in files:
-            scan = scan_file(path, self.contract.settings.encoding)
+            digest, size = content_hash(path)  # a re-delivery costs this pass only
             result = FileResult(
                 self.contract.id,
                 rel,
-                scan.content_hash,
-                scan.size,
+                digest,
+                size,
                 "loaded",
                 batch_id=uuid.uuid4().hex,
                 run_id=self.run_id,
             )
-            if scan.content_hash in known:
+            if digest in known:
                 result.status = "duplicate"
-                result.reason = f"same content as {known[scan.content_hash]}"
+                result.reason = f"same content as {known[digest]}"
             else:
-                known[scan.content_hash] = rel
+                known[digest] = rel
+                scan = scan_file(path, self.contract.settings.encoding, known_hash=digest)
                 todo.append((path, scan, result))
             results.append(result)
         if todo:

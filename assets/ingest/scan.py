@@ -1,4 +1,4 @@
-"""One streaming pass over a landing file: content hash, size, encoding and binary content."""
+"""What a landing file is before it is read: its content hash, and how to decode it."""
 
 from __future__ import annotations
 
@@ -12,28 +12,38 @@ CHUNK = 4 << 20
 
 @dataclass(frozen=True)
 class FileScan:
-    """What one pass over the bytes tells: identity, size and how to decode it."""
+    """A file's identity and decoding."""
 
     content_hash: str
     size: int
-    encoding: str  # utf-8 (BOM stripped by the readers) or gb18030
-    has_bom: bool
-    nul_offset: int | None  # first NUL byte: text exports never contain one
+    encoding: str = "utf-8"  # utf-8 (a BOM is skipped by the readers) or gb18030
+    has_bom: bool = False
+    nul_offset: int | None = None  # first NUL byte: text exports never contain one
 
 
-def scan_file(path: Path, declared: str = "auto") -> FileScan:
-    """Hash the file and find its encoding in the same pass (memory: one chunk).
+def content_hash(path: Path) -> tuple[str, int]:
+    """SHA-256 of the bytes and the size: all a re-delivered file costs."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
 
-    UTF-8 is taken when every byte decodes as UTF-8; otherwise GB18030 (a superset of GBK), the
-    legacy Chinese encoding. A BOM wins over the contract's declaration, which wins over a guess
-    only when the bytes do not contradict it.
+
+def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None) -> FileScan:
+    """Hash the file (unless known) and find its encoding, in one streaming pass.
+
+    UTF-8 is taken when every byte decodes as UTF-8 or the file starts with a UTF-8 BOM;
+    otherwise GB18030 (a superset of GBK), the legacy Chinese encoding.
     """
-    digest = hashlib.sha256()
+    digest = None if known_hash else hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     is_utf8, size, nul_offset, head = True, 0, None, b""
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+            if digest:
+                digest.update(chunk)
             if size == 0:
                 head = chunk[:3]
             if nul_offset is None and (at := chunk.find(b"\0")) >= 0:
@@ -54,4 +64,5 @@ def scan_file(path: Path, declared: str = "auto") -> FileScan:
         encoding = "utf-8"
     else:
         encoding = declared if declared in ("gbk", "gb18030") else "gb18030"
-    return FileScan(digest.hexdigest(), size, encoding, has_bom, nul_offset)
+    hexdigest = known_hash or (digest.hexdigest() if digest else "")
+    return FileScan(hexdigest, size, encoding, has_bom, nul_offset)
