@@ -97,7 +97,7 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
         only = set(config.paths) or None
         if only is None and context.has_partition_key:
             only = delivered_on(lake, contract, date.fromisoformat(context.partition_key))
-        results = ingest_landing(contract, lake, context.run_id, only, progress=logger(context))
+        results = ingest_landing(contract, lake, context.run.run_id, only, progress=logger(context))
         totals = summary(results)
         warnings = sorted({w for r in results for w in r.warnings})
         for warning in warnings:

@@ -203,3 +203,22 @@ def test_required_values_missing_and_bad_types_are_named(lake) -> None:
         "missing required flat_id",
         'reading: "12,5" is not a valid double',
     ]
+
+
+def test_a_file_that_breaks_after_rows_were_streamed_is_quarantined_whole(
+    lake, monkeypatch
+) -> None:
+    from assets.ingest import readers
+    from assets.ingest.batches import UnreadableFile
+
+    def breaks_midway(path, contract_, scan):
+        batches = readers.read_csv(path, contract_, scan)
+        yield next(batches)  # rows already on their way to the Delta writer
+        raise UnreadableFile("disk read error at byte 1234")
+
+    monkeypatch.setitem(readers.READERS, "csv", breaks_midway)
+    deliver(lake, GAS, GAS_HEADER + "".join(gas_row(i) for i in range(1000)))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.reason) == ("quarantined", "disk read error at byte 1234")
+    assert result.rows_loaded == 0 and result.rows_quarantined == result.rows_read == 1000
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 0  # nothing half-written

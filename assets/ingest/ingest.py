@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
 from assets.ingest.landing import landing_files, path_constants, system_lock
+from assets.ingest.prefetch import prefetched
 from assets.ingest.readers import read_batches
 from assets.ingest.scan import FileScan, content_hash, scan_file
 from assets.ingest.tables import (
@@ -118,13 +119,19 @@ class SystemIngest:
         hashes = [scan.content_hash for _, scan, _ in todo]
         if len(todo) == 1:
             path, scan, result = todo[0]
+            failure: list[UnreadableFile] = []
             try:
-                rows = self.valid_rows(path, scan, result, quarantined)
+                rows = prefetched(self.valid_rows(path, scan, result, quarantined, failure))
                 first = next(rows, None)
                 if first is not None:
-                    self.write_good(first, rows, hashes)
-            except UnreadableFile as err:
-                quarantined = [self.unreadable(path, scan, result, err)]
+                    self.write_good(first, rows, hashes)  # aborts, uncommitted, on a failure
+            except Exception as err:
+                # Raised inside the Delta writer, the reader's error may arrive wrapped.
+                if not failure:
+                    raise
+                quarantined = [self.unreadable(path, scan, result, failure[0])]
+                if not isinstance(err, UnreadableFile):
+                    result.warnings.append(f"write aborted: {type(err).__name__}")
         else:
             tables = []
             for path, scan, result in todo:
@@ -174,9 +181,25 @@ class SystemIngest:
         upsert(self.bronze, latest_per_key(states, keys, version), keys, version, [PARTITION], opts)
 
     def valid_rows(
+        self,
+        path: Path,
+        scan: FileScan,
+        result: FileResult,
+        quarantined: list[pa.Table],
+        failure: list[UnreadableFile] | None = None,
+    ) -> Iterator[pa.Table]:
+        """Bronze-ready tables of valid rows; bad rows, rejects and duplicates set aside.
+        An unreadable file raises `UnreadableFile`, also noted in `failure`."""
+        try:
+            yield from self._valid_rows(path, scan, result, quarantined)
+        except UnreadableFile as err:
+            if failure is not None:
+                failure.append(err)
+            raise
+
+    def _valid_rows(
         self, path: Path, scan: FileScan, result: FileResult, quarantined: list[pa.Table]
     ) -> Iterator[pa.Table]:
-        """Bronze-ready tables of valid rows; bad rows, rejects and duplicates set aside."""
         constants = path_constants(self.contract, result.path)
         seen = SeenKeys()
         ingested_at = datetime.now(UTC)

@@ -95,9 +95,10 @@ def typed_value(col: Column, text: str, zone: str) -> str:
         formats = "[" + ", ".join(map(literal, DATE_FORMATS)) + "]"
         return f"coalesce(try_cast({text} AS DATE), CAST(try_strptime({text}, {formats}) AS DATE))"
     if kind == "BOOLEAN":
+        # Not `IN (...)`: DuckDB plans an IN list as a join, far slower than a cast.
         return (
-            f"CASE WHEN lower({text}) IN ('true', 't', '1', 'yes', 'y', '是') THEN true "
-            f"WHEN lower({text}) IN ('false', 'f', '0', 'no', 'n', '否') THEN false END"
+            f"coalesce(try_cast({text} AS BOOLEAN), "
+            f"CASE {text} WHEN '是' THEN true WHEN '否' THEN false END)"
         )
     return f"try_cast({text} AS {SQL_TYPES[kind]})"
 
@@ -126,7 +127,7 @@ def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> lis
     if (allowed := col.valid_values) is not None:
         values = ", ".join(literal(str(v)) for v in allowed)
         checks.append(
-            f"CASE WHEN CAST({value} AS VARCHAR) NOT IN ({values}) "
+            f"CASE WHEN NOT list_contains([{values}], CAST({value} AS VARCHAR)) "
             f"THEN '{name}: ' || {shown(value)} || ' is not an allowed value' END"
         )
     finite = f"isfinite({value}) AND " if kind == "DOUBLE" else ""
