@@ -1,37 +1,57 @@
-"""Which rows of a file repeat an earlier row's key: a set of 64-bit key hashes in sorted runs.
+"""Which rows of a file repeat an earlier row's key, for files of any length.
 
-Sorted runs merged like a log-structured tree keep membership tests cheap (a binary search per
-run) and memory at 8 bytes per distinct key, so a 10-million-row file needs about 80 MB.
+Keys arrive as 64-bit hashes. A Bloom filter (16 MB, two probes) answers "certainly new" for
+almost every key; only its rare positives are checked exactly, by binary search in the sorted
+hashes of each earlier batch. Memory: 16 MB plus 8 bytes per distinct key (80 MB for 10 million).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+BLOOM_BITS = 1 << 27
+
 
 class SeenKeys:
     """Key hashes seen so far in one file."""
 
     def __init__(self) -> None:
+        self.bloom = np.zeros(BLOOM_BITS // 64, dtype=np.uint64)
         self.runs: list[np.ndarray] = []
+
+    @staticmethod
+    def probes(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two bit positions per hash, from its low and high halves."""
+        mask = np.uint64(BLOOM_BITS - 1)
+        return hashes & mask, (hashes >> np.uint64(32)) & mask
+
+    def maybe_seen(self, hashes: np.ndarray) -> np.ndarray:
+        """False: certainly not seen; True: perhaps (about 2% false positives at 10M keys)."""
+        out = np.ones(len(hashes), dtype=bool)
+        for bit in self.probes(hashes):
+            words = self.bloom[bit >> np.uint64(6)]
+            out &= (words >> (bit & np.uint64(63))) & np.uint64(1) == 1
+        return out
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """A mask of the hashes seen neither earlier in this batch nor in earlier batches."""
+        hashes = hashes.astype(np.uint64, copy=False)
         _, first = np.unique(hashes, return_index=True)
         fresh = np.zeros(len(hashes), dtype=bool)
         fresh[first] = True
+        doubtful = np.flatnonzero(fresh & self.maybe_seen(hashes))
         for run in self.runs:
-            at = np.searchsorted(run, hashes).clip(max=len(run) - 1)
-            fresh &= run[at] != hashes
-        self.add(np.sort(hashes[fresh]))
+            if len(doubtful) == 0:
+                break
+            at = np.searchsorted(run, hashes[doubtful]).clip(max=len(run) - 1)
+            fresh[doubtful[run[at] == hashes[doubtful]]] = False
+        self.remember(hashes[fresh])
         return fresh
 
-    def add(self, run: np.ndarray) -> None:
-        """Keep runs whose sizes halve from the first to the last, merging like a binary counter
-        (runs are disjoint and sorted, so a merge is one sort of their concatenation)."""
-        if len(run) == 0:
+    def remember(self, new: np.ndarray) -> None:
+        """Add new, distinct hashes to the filter and keep them as a sorted run."""
+        if len(new) == 0:
             return
-        self.runs.append(run)
-        while len(self.runs) > 1 and len(self.runs[-2]) <= len(self.runs[-1]):
-            last = self.runs.pop()
-            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]))
+        for bit in self.probes(new):
+            np.bitwise_or.at(self.bloom, bit >> np.uint64(6), np.uint64(1) << (bit & np.uint64(63)))
+        self.runs.append(np.sort(new))

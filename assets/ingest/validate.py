@@ -176,6 +176,7 @@ class Validator:
         self.db = duckdb.connect()
         self.db.execute(f"SET TimeZone = {literal(contract.settings.timezone)}")
         self.db.execute("SET threads = 2")
+        self.db.execute("SET enable_progress_bar = false")
         self.db.execute("SET memory_limit = '512MB'")  # per batch; keeps the buffer pool small
 
     def sources(self, schema: pa.Schema) -> dict[str, Source | None]:
