@@ -24,7 +24,8 @@ from assets.ingest.scan import FileScan
 from assets.registry import Contract
 
 BATCH_ROWS = 250_000
-CSV_BLOCK = 16 << 20  # also the longest CSV row we accept (a bigger block costs memory)
+CSV_BLOCK = 1 << 20  # Arrow keeps memory flat with small blocks; a row must fit in one
+MAX_CSV_BLOCK = 256 << 20
 
 
 def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
@@ -53,7 +54,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
             path,
             read_options=pacsv.ReadOptions(
                 encoding="utf8" if scan.encoding == "utf-8" else scan.encoding,
-                block_size=CSV_BLOCK,
+                block_size=csv_block(scan),
                 use_threads=False,  # serial parsing gives each rejected row its number
             ),
             parse_options=pacsv.ParseOptions(
@@ -69,15 +70,38 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         raise UnreadableFile(f"cannot parse as CSV ({scan.encoding}): {first_line(err)}") from err
     numbers = LineNumbers(first=2)
     try:
-        for batch in reader:
-            table = pa.Table.from_batches([batch])
+        for batches in coalesced(reader, BATCH_ROWS):
+            table = pa.Table.from_batches(batches)
             rejects, pending[:] = list(pending), []
-            lines = numbers.assign(batch.num_rows, [r.line for r in rejects])
+            lines = numbers.assign(table.num_rows, [r.line for r in rejects])
             yield RawBatch(table, lines, rejects)
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UnreadableFile(f"CSV read failed ({scan.encoding}): {first_line(err)}") from err
     if pending:
         yield RawBatch(pa.table({}), pa.array([], pa.int64()), list(pending))
+
+
+def coalesced(reader: pacsv.CSVStreamingReader, rows: int) -> Iterator[list[pa.RecordBatch]]:
+    """Small record batches (one per 1 MB block) gathered into about `rows` rows: validation
+    has a fixed cost per query, the reader's memory stays small."""
+    group: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        group.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
+
+
+def csv_block(scan: FileScan) -> int:
+    """The smallest power-of-two block, from 1 MB, that holds twice the file's longest line."""
+    block = CSV_BLOCK
+    while block < 2 * scan.longest_line and block < MAX_CSV_BLOCK:
+        block *= 2
+    return block
 
 
 def csv_header(path: Path, scan: FileScan, delimiter: str) -> list[str]:

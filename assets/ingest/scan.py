@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 CHUNK = 4 << 20
 
 
@@ -19,6 +21,7 @@ class FileScan:
     encoding: str = "utf-8"  # utf-8 (a BOM is skipped by the readers) or gb18030
     has_bom: bool = False
     nul_offset: int | None = None  # first NUL byte: text exports never contain one
+    longest_line: int = 0  # bytes: sizes the CSV reader's blocks
 
 
 def content_hash(path: Path) -> tuple[str, int]:
@@ -40,8 +43,14 @@ def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None)
     digest = None if known_hash else hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     is_utf8, size, nul_offset, head = True, 0, None, b""
+    longest, line_start = 0, 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + size
+            if len(ends):
+                starts = np.concatenate([[line_start], ends[:-1] + 1])
+                longest = max(longest, int((ends - starts).max()))
+                line_start = int(ends[-1]) + 1
             if digest:
                 digest.update(chunk)
             if size == 0:
@@ -65,4 +74,5 @@ def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None)
     else:
         encoding = declared if declared in ("gbk", "gb18030") else "gb18030"
     hexdigest = known_hash or (digest.hexdigest() if digest else "")
-    return FileScan(hexdigest, size, encoding, has_bom, nul_offset)
+    longest = max(longest, size - line_start)
+    return FileScan(hexdigest, size, encoding, has_bom, nul_offset, longest)
