@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -112,38 +113,15 @@ class SystemIngest:
         return results
 
     def load(self, todo: list[tuple[Path, FileScan, FileResult]]) -> None:
-        """Read, validate and write files (idempotent: safe to repeat after a crash or race).
-
-        One file streams batch by batch; a group of small files is read whole, file by file."""
-        quarantined: list[pa.Table] = []
+        """Read, validate and write files (idempotent: safe to repeat after a crash or race)."""
+        for _, _, result in todo:  # a retry starts the counts afresh
+            result.rows_read = result.rows_loaded = result.rows_quarantined = 0
+            result.status, result.reason, result.warnings = "loaded", None, []
         hashes = [scan.content_hash for _, scan, _ in todo]
         if len(todo) == 1:
-            path, scan, result = todo[0]
-            failure: list[UnreadableFile] = []
-            try:
-                rows = prefetched(self.valid_rows(path, scan, result, quarantined, failure))
-                first = next(rows, None)
-                if first is not None:
-                    self.write_good(first, rows, hashes)  # aborts, uncommitted, on a failure
-            except Exception as err:
-                # Raised inside the Delta writer, the reader's error may arrive wrapped.
-                if not failure:
-                    raise
-                quarantined = [self.unreadable(path, scan, result, failure[0])]
-                if not isinstance(err, UnreadableFile):
-                    result.warnings.append(f"write aborted: {type(err).__name__}")
+            quarantined = self.load_one(*todo[0], hashes)
         else:
-            tables = []
-            for path, scan, result in todo:
-                mine: list[pa.Table] = []
-                try:
-                    tables += list(self.valid_rows(path, scan, result, mine))
-                    quarantined += mine
-                except UnreadableFile as err:
-                    quarantined.append(self.unreadable(path, scan, result, err))
-            if tables:
-                schema = pa.unify_schemas([t.schema for t in tables])  # files may differ in extras
-                self.write_good(conform_to(tables[0], schema), iter(tables[1:]), hashes)
+            quarantined = self.load_group(todo, hashes)
         q = pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()
         replace_file_rows(
             self.quarantine,
@@ -153,6 +131,44 @@ class SystemIngest:
             "source_hash",
             storage_options=self.lake.storage_options,
         )
+
+    def load_one(
+        self, path: Path, scan: FileScan, result: FileResult, hashes: list[str]
+    ) -> list[pa.Table]:
+        """One file, streamed batch by batch into the writer; its quarantine rows returned."""
+        quarantined: list[pa.Table] = []
+        failure: list[UnreadableFile] = []
+        try:
+            rows = prefetched(self.valid_rows(path, scan, result, quarantined, failure))
+            first = next(rows, None)
+            if first is not None:
+                self.write_good(first, rows, hashes)  # aborts, uncommitted, on a failure
+        except Exception as err:
+            # Raised inside the Delta writer, the reader's error may arrive wrapped.
+            if not failure:
+                raise
+            if not isinstance(err, UnreadableFile):
+                result.warnings.append(f"write aborted: {type(err).__name__}")
+            return [self.unreadable(path, scan, result, failure[0])]
+        return quarantined
+
+    def load_group(
+        self, todo: list[tuple[Path, FileScan, FileResult]], hashes: list[str]
+    ) -> list[pa.Table]:
+        """Small files, each read whole, written in one commit; their quarantine rows returned."""
+        quarantined: list[pa.Table] = []
+        tables: list[pa.Table] = []
+        for path, scan, result in todo:
+            mine: list[pa.Table] = []
+            try:
+                tables += list(self.valid_rows(path, scan, result, mine))
+                quarantined += mine
+            except UnreadableFile as err:
+                quarantined.append(self.unreadable(path, scan, result, err))
+        if tables:
+            schema = pa.unify_schemas([t.schema for t in tables])  # files may differ in extras
+            self.write_good(conform_to(tables[0], schema), iter(tables[1:]), hashes)
+        return quarantined
 
     def unreadable(
         self, path: Path, scan: FileScan, result: FileResult, err: Exception
@@ -166,7 +182,7 @@ class SystemIngest:
         """Valid rows to bronze: appended per file, or merged on the key where records change."""
         opts = self.lake.storage_options
         schema = first.schema
-        stream = (b for t in _chain(first, rest) for b in conform_to(t, schema).to_batches())
+        stream = (b for t in chain([first], rest) for b in conform_to(t, schema).to_batches())
         if self.contract.settings.update_semantics == "append":
             replace_file_rows(
                 self.bronze, stream, schema, hashes, "_source_hash", [PARTITION], opts
@@ -316,11 +332,6 @@ def conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def count(mask: pa.ChunkedArray) -> int:
     """True values in a boolean column (nulls count as false)."""
     return pc.sum(mask).as_py() or 0
-
-
-def _chain(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    yield first
-    yield from rest
 
 
 def split(
