@@ -155,20 +155,61 @@ class SystemIngest:
     def load_group(
         self, todo: list[tuple[Path, FileScan, FileResult]], hashes: list[str]
     ) -> list[pa.Table]:
-        """Small files, each read whole, written in one commit; their quarantine rows returned."""
+        """Small files, read whole and validated in one query, written in one commit."""
         quarantined: list[pa.Table] = []
-        tables: list[pa.Table] = []
+        files: list[tuple[Path, FileScan, FileResult, RawBatch]] = []
         for path, scan, result in todo:
-            mine: list[pa.Table] = []
             try:
-                tables += list(self.valid_rows(path, scan, result, mine))
-                quarantined += mine
+                raw = self.whole(path, scan, result)
             except UnreadableFile as err:
                 quarantined.append(self.unreadable(path, scan, result, err))
+                continue
+            result.rows_read += raw.rows_read
+            files.append((path, scan, result, raw))
+        checked = self.validate_together([raw for *_, raw in files])
+        tables, at = [], datetime.now(UTC)
+        for (path, scan, result, raw), mine in zip(files, checked, strict=True):
+            try:
+                good, rejected = self.settle(raw, mine, result, SeenKeys(), True, at)
+            except UnreadableFile as err:
+                quarantined.append(self.unreadable(path, scan, result, err))
+                continue
+            quarantined.append(rejected)
+            if good is not None:
+                tables.append(good)
         if tables:
             schema = pa.unify_schemas([t.schema for t in tables])  # files may differ in extras
             self.write_good(conform_to(tables[0], schema), iter(tables[1:]), hashes)
         return quarantined
+
+    def whole(self, path: Path, scan: FileScan, result: FileResult) -> RawBatch:
+        """A small file's rows as one batch, with the values its path carries."""
+        raws = list(read_batches(path, self.contract, scan))
+        tables = [r.table for r in raws if r.table.num_columns]
+        table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+        lines = pa.concat_arrays([r.lines for r in raws]) if raws else pa.array([], pa.int64())
+        raw = RawBatch(table, lines, [j for r in raws for j in r.rejects])
+        return with_constants(raw, path_constants(self.contract, result.path))
+
+    def validate_together(self, raws: list[RawBatch]) -> list[pa.Table | None]:
+        """One validation query for many small files (a query has a fixed cost); each file's
+        slice of the result, in order. Files whose columns cannot be combined go one by one."""
+        present = [r for r in raws if r.table.num_rows]
+        try:
+            table = pa.concat_tables([r.table for r in present], promote_options="default")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return [
+                self.validator.run(r.table, r.lines) if r.table.num_rows else None for r in raws
+            ]
+        if not present:
+            return [None] * len(raws)
+        checked = self.validator.run(table, pa.concat_arrays([r.lines for r in present]))
+        out, offset = [], 0
+        for raw in raws:
+            rows = raw.table.num_rows
+            out.append(checked.slice(offset, rows) if rows else None)
+            offset += rows
+        return out
 
     def unreadable(
         self, path: Path, scan: FileScan, result: FileResult, err: Exception
@@ -218,22 +259,37 @@ class SystemIngest:
     ) -> Iterator[pa.Table]:
         constants = path_constants(self.contract, result.path)
         seen = SeenKeys()
-        ingested_at = datetime.now(UTC)
-        for index, raw in enumerate(read_batches(path, self.contract, scan)):
+        at = datetime.now(UTC)
+        for index, batch in enumerate(read_batches(path, self.contract, scan)):
+            raw = with_constants(batch, constants)
             result.rows_read += raw.rows_read
             if raw.table.num_rows == 0 and not raw.rejects:
                 continue
-            checked = (
-                self.validator.run(raw.table, raw.lines, constants) if raw.table.num_rows else None
-            )
-            if index == 0 and checked is not None:
-                self.check_drift(raw, checked, result)
-            good, bad = split(checked, seen, self.keep_duplicates)
-            quarantined.append(self.rejected(raw, checked, bad, result, ingested_at))
-            result.rows_quarantined += quarantined[-1].num_rows
-            if good is not None and good.num_rows:
-                result.rows_loaded += good.num_rows
-                yield self.with_lineage(good, result, ingested_at)
+            checked = self.validator.run(raw.table, raw.lines) if raw.table.num_rows else None
+            good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
+            quarantined.append(rejected)
+            if good is not None:
+                yield good
+
+    def settle(
+        self,
+        raw: RawBatch,
+        checked: pa.Table | None,
+        result: FileResult,
+        seen: SeenKeys,
+        first: bool,
+        at: datetime,
+    ) -> tuple[pa.Table | None, pa.Table]:
+        """A validated batch's fate: bronze rows (with lineage) and quarantine rows, counted."""
+        if first and checked is not None:
+            self.check_drift(raw, checked, result)
+        good, bad = split(checked, seen, self.keep_duplicates)
+        rejected = self.rejected(raw, checked, bad, result, at)
+        result.rows_quarantined += rejected.num_rows
+        if good is None or good.num_rows == 0:
+            return None, rejected
+        result.rows_loaded += good.num_rows
+        return self.with_lineage(good, result, at), rejected
 
     @property
     def keep_duplicates(self) -> bool:
@@ -316,6 +372,15 @@ class SystemIngest:
             result, 0, head, f"file quarantined: {result.reason}", datetime.now(UTC)
         )
         return pa.Table.from_pylist([row], QUARANTINE_SCHEMA)
+
+
+def with_constants(raw: RawBatch, constants: dict[str, str]) -> RawBatch:
+    """Columns a file's path supplies (e.g. `{operator}`), where its rows do not carry them."""
+    table = raw.table
+    for name, value in constants.items():
+        if name not in table.column_names and table.num_rows:
+            table = table.append_column(name, pa.repeat(pa.scalar(value), table.num_rows))
+    return RawBatch(table, raw.lines, raw.rejects)
 
 
 def conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from assets.registry import Column, Contract
@@ -171,7 +172,6 @@ class Validator:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self.constants: dict[str, str] = {}
         self.queries: dict[tuple, str] = {}
         self.db = duckdb.connect()
         self.db.execute(f"SET TimeZone = {literal(contract.settings.timezone)}")
@@ -184,15 +184,15 @@ class Validator:
         present = {name.strip().lower(): name for name in schema.names}
         found: dict[str, Source | None] = {}
         for col in self.contract.columns:
-            hit = next(
-                (present[a.lower()] for a in col.source_fields if a.lower() in present), None
-            )
-            if hit is not None:
-                found[col.name] = Source(ident(hit), pa.types.is_string(schema.field(hit).type))
-            elif col.name in self.constants:
-                found[col.name] = Source(literal(self.constants[col.name]), True)
-            else:
+            hits = [present[a.lower()] for a in col.source_fields if a.lower() in present]
+            if not hits:
                 found[col.name] = None
+                continue
+            # Several names present (files of two feed versions validated together): first
+            # non-missing value wins.
+            text = all(pa.types.is_string(schema.field(h).type) for h in hits)
+            expr = ident(hits[0]) if len(hits) == 1 else f"coalesce({', '.join(map(ident, hits))})"
+            found[col.name] = Source(expr, text)
         return found
 
     def extra_fields(self, schema: pa.Schema) -> list[str]:
@@ -235,9 +235,9 @@ class Validator:
         if self.contract.column(self.contract.event_time_column).physicalType == "TIMESTAMP":
             event = f"timezone({literal(self.contract.settings.timezone)}, {event})"
         return (
-            f"WITH normalised AS (SELECT {', '.join(raws + carried)}, _line FROM batch), "
+            f"WITH normalised AS (SELECT {', '.join(raws + carried)}, _line, _row FROM batch), "
             f"typed AS (SELECT *, {', '.join(values)} FROM normalised) "
-            f"SELECT {', '.join(outputs + extras)}, _line, {reason} AS _reason, "
+            f"SELECT {', '.join(outputs + extras)}, _line, _row, {reason} AS _reason, "
             f"hash({key}) AS _key_hash, CAST({event} AS DATE) AS _event_date FROM typed"
         )
 
@@ -248,19 +248,19 @@ class Validator:
         version = self.contract.settings.version_column
         return [*self.contract.primary_key, *([version] if version else [])]
 
-    def run(self, table: pa.Table, lines: pa.Array, constants: dict[str, str]) -> pa.Table:
+    def run(self, table: pa.Table, lines: pa.Array) -> pa.Table:
         """Typed contract columns, extra fields as text, `_line`, `_reason` (NULL = valid),
-        `_key_hash` (for duplicates) and `_event_date` (local date of the event time).
-
-        `constants` fill columns the file's path carries (e.g. `{operator}`) when rows lack them.
-        """
-        key = (table.schema, tuple(sorted(constants.items())))
+        `_key_hash` (for duplicates) and `_event_date` (local date of the event time)."""
+        key = table.schema
         if key not in self.queries:
-            self.constants = constants
             self.queries[key] = self.query(table.schema)
-        batch = table.append_column("_line", lines)  # noqa: F841 (read by DuckDB by name)
+        rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
+        batch = table.append_column("_line", lines).append_column("_row", rows)  # noqa: F841
         result = self.db.sql(self.queries[key]).to_arrow_table()
-        return conform(result, self.contract)
+        order = result.column("_row").to_numpy()
+        if len(order) and not (np.diff(order) > 0).all():  # DuckDB may reorder parallel scans
+            result = result.take(pa.array(np.argsort(order)))
+        return conform(result.drop_columns(["_row"]), self.contract)
 
     def close(self) -> None:
         """Release the connection."""
