@@ -104,54 +104,79 @@ def typed_value(col: Column, text: str, zone: str) -> str:
     return f"try_cast({text} AS {SQL_TYPES[kind]})"
 
 
-def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> list[str]:
-    """SQL expressions, NULL when the row passes, a specific message when it does not."""
+Check = tuple[str, str]  # (SQL condition true when the row fails, SQL message)
+
+
+def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> list[Check]:
+    """The column's checks: a failing condition and a message naming column, value and rule."""
     name, kind, opts = col.name, col.physicalType, col.logicalTypeOptions
     checks = []
     if col.required:
-        checks.append(f"CASE WHEN {raw} IS NULL THEN 'missing required {name}' END")
+        checks.append((f"{raw} IS NULL", f"'missing required {name}'"))
     checks.append(
-        f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL "
-        f"THEN '{name}: ' || {shown(raw)} || ' is not a valid {kind.lower()}' END"
+        (
+            f"{raw} IS NOT NULL AND {value} IS NULL",
+            f"'{name}: ' || {shown(raw)} || ' is not a valid {kind.lower()}'",
+        )
     )
     if kind == "DOUBLE":
         checks.append(
-            f"CASE WHEN NOT isfinite({value}) THEN '{name}: ' || {shown(raw)} "
-            f"|| ' is not a finite number' END"
+            (f"NOT isfinite({value})", f"'{name}: ' || {shown(raw)} || ' is not a finite number'")
         )
     if opts.pattern:
         checks.append(
-            f"CASE WHEN NOT regexp_matches(CAST({value} AS VARCHAR), {literal(re2(opts.pattern))}) "
-            f"THEN '{name}: ' || {shown(value)} || ' does not match ' "
-            f"|| {literal(opts.pattern)} END"
+            (
+                f"NOT regexp_matches(CAST({value} AS VARCHAR), {literal(re2(opts.pattern))})",
+                f"'{name}: ' || {shown(value)} || ' does not match ' || {literal(opts.pattern)}",
+            )
         )
     if (allowed := col.valid_values) is not None:
         values = ", ".join(literal(str(v)) for v in allowed)
         checks.append(
-            f"CASE WHEN NOT list_contains([{values}], CAST({value} AS VARCHAR)) "
-            f"THEN '{name}: ' || {shown(value)} || ' is not an allowed value' END"
+            (
+                f"NOT list_contains([{values}], CAST({value} AS VARCHAR))",
+                f"'{name}: ' || {shown(value)} || ' is not an allowed value'",
+            )
         )
     finite = f"isfinite({value}) AND " if kind == "DOUBLE" else ""
     for bound, op, word in ((opts.minimum, "<", "minimum"), (opts.maximum, ">", "maximum")):
         if bound is not None:
             side = "below" if op == "<" else "above"
             checks.append(
-                f"CASE WHEN {finite}{value} {op} {bound} THEN '{name}: ' || {shown(raw)} "
-                f"|| ' is {side} the {word} {bound:g}' END"
+                (
+                    f"{finite}{value} {op} {bound}",
+                    f"'{name}: ' || {shown(raw)} || ' is {side} the {word} {bound:g}'",
+                )
             )
     if kind == "VARCHAR":
         limit = opts.maxLength or DEFAULT_MAX_LENGTH
+        # strlen (bytes) is cheap and never less than length (characters).
         checks.append(
-            f"CASE WHEN length({value}) > {limit} THEN '{name}: ' || length({value}) "
-            f"|| ' characters, longer than {limit}' END"
+            (
+                f"strlen({value}) > {limit} AND length({value}) > {limit}",
+                f"'{name}: ' || length({value}) || ' characters, longer than {limit}'",
+            )
         )
     if is_event_time:
-        checks.append(
-            f"CASE WHEN {value} > now() + INTERVAL 1 DAY THEN '{name}: ' || {shown(raw)} "
-            f"|| ' is in the future' WHEN {value} < TIMESTAMPTZ '{EARLIEST_EVENT}' "
-            f"THEN '{name}: ' || {shown(raw)} || ' is before {EARLIEST_EVENT}' END"
-        )
+        checks += [
+            (
+                f"{value} > now() + INTERVAL 1 DAY",
+                f"'{name}: ' || {shown(raw)} || ' is in the future'",
+            ),
+            (
+                f"{value} < TIMESTAMPTZ '{EARLIEST_EVENT}'",
+                f"'{name}: ' || {shown(raw)} || ' is before {EARLIEST_EVENT}'",
+            ),
+        ]
     return checks
+
+
+def reason_sql(checks: list[Check]) -> str:
+    """`_reason`: NULL for a valid row, else every failing check's message. The messages are
+    built only for failing rows (a cheap OR of the conditions gates them)."""
+    failed = " OR ".join(f"({cond}) IS TRUE" for cond, _ in checks)
+    messages = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks)
+    return f"CASE WHEN {failed} THEN concat_ws('; ', {messages}) END"
 
 
 def normalised(source: Source) -> str:
@@ -159,9 +184,9 @@ def normalised(source: Source) -> str:
     if not source.is_text:
         return source.expr
     text = source.expr
-    # translate() is slow; most values have no full-width digit, and the test is cheap.
+    # translate() is slow; a value with no multi-byte character (most) cannot need it.
     ascii_digits = (
-        f"CASE WHEN regexp_matches({text}, '[\\x{{FF10}}-\\x{{FF19}}]') "
+        f"CASE WHEN strlen({text}) <> length({text}) "
         f"THEN translate({text}, '{FULLWIDTH}', '{ASCII}') ELSE {text} END"
     )
     return f"nullif(trim({ascii_digits}), '')"
@@ -228,7 +253,7 @@ class Validator:
             f"CAST({ident(n)} AS VARCHAR) AS {e}"
             for n, e in zip(self.extra_fields(schema), extras, strict=True)
         ]
-        reason = f"nullif(concat_ws('; ', {', '.join(checks)}), '')"
+        reason = reason_sql(checks)
         names = self.contract.column_names
         key = ", ".join(f"__v{names.index(k)}" for k in self.dedupe_key)
         event = f"__v{names.index(self.contract.event_time_column)}"
