@@ -21,6 +21,7 @@ DELIVERY_DAYS = dg.DailyPartitionsDefinition(
 STEWARD_DOMAIN = "citybrain.local"
 CHECK_BALANCE = "counts_balance"
 CHECK_DRIFT = "no_schema_drift"
+EVENT_DATES = "event_dates"  # of the rows this run loaded: the quality checks' scope
 
 
 class IngestConfig(dg.Config):
@@ -109,6 +110,7 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
                 "path": dg.MetadataValue.path(lake.table("bronze", contract.id)),
                 "quarantine": dg.MetadataValue.path(lake.table("quarantine", contract.id)),
                 "schema_warnings": "; ".join(warnings) or "none",
+                EVENT_DATES: ", ".join(sorted({str(d) for r in results for d in r.event_dates})),
             }
         )
         yield dg.AssetCheckResult(

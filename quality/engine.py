@@ -72,10 +72,13 @@ class DuckDBChecks:
 
     def __init__(self, threads: int = 2) -> None:
         import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
         persist_duckdb_connections()
         self.gx = gx
         self.context = gx.get_context(mode="ephemeral")
+        # No progress bars: they would flood the Dagster run log.
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.source = self.context.data_sources.add_sql(
             name="duckdb", connection_string="duckdb:///:memory:"
         )

@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import chain
 from pathlib import Path
 
@@ -56,6 +56,7 @@ class FileResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     warnings: list[str] = field(default_factory=list)
+    event_dates: set[date] = field(default_factory=set)  # of the rows loaded (checks' scope)
     batch_id: str = ""
     run_id: str = ""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -117,6 +118,7 @@ class SystemIngest:
         for _, _, result in todo:  # a retry starts the counts afresh
             result.rows_read = result.rows_loaded = result.rows_quarantined = 0
             result.status, result.reason, result.warnings = "loaded", None, []
+            result.event_dates = set()
         hashes = [scan.content_hash for _, scan, _ in todo]
         if len(todo) == 1:
             quarantined = self.load_one(*todo[0], hashes)
@@ -289,6 +291,7 @@ class SystemIngest:
         if good is None or good.num_rows == 0:
             return None, rejected
         result.rows_loaded += good.num_rows
+        result.event_dates.update(pc.unique(good.column("_event_date")).drop_null().to_pylist())
         return self.with_lineage(good, result, at), rejected
 
     @property
