@@ -91,7 +91,9 @@ def run_checks(
         for name, data in scope.views.items():
             checks.register(name, data)
         outcomes = checks.validate(table, rules, scope.scope_sql, scope.docs_dir)
-        newest = checks.db.sql(f'SELECT max("{table.event_time}") FROM {SOURCE_VIEW}').fetchone()[0]
+        newest = checks.db.sql(f'SELECT max("{table.event_time}") FROM {SOURCE_VIEW}').fetchall()[
+            0
+        ][0]
     append_history(
         scope.history_uri,
         history_rows(outcomes, table, scope.partition, context.run.run_id),
