@@ -15,6 +15,8 @@ from typing import Any
 
 import dagster as dg
 
+from quality.engine import Outcome, duckdb_checks
+from quality.history import append_history, history_rows, masked_sample
 from quality.rules import Rule, TableSpec
 
 FRESHNESS = "freshness"
@@ -76,6 +78,19 @@ def quality_checks(
     return _checks
 
 
+def evaluate(
+    table: TableSpec, rules: list[Rule], scope: CheckScope
+) -> tuple[list[Outcome], datetime | None]:
+    """Every rule's outcome over the scope, and the table's newest event time (freshness)."""
+    with duckdb_checks() as checks:
+        for name, data in scope.views.items():
+            checks.register(name, data)
+        outcomes = checks.validate(table, rules, scope.scope_sql, scope.docs_dir)
+        newest_sql = f'SELECT max("{table.event_time}") FROM {SOURCE_VIEW}'
+        newest = checks.db.sql(newest_sql).fetchall()[0][0]
+    return outcomes, newest
+
+
 def run_checks(
     context: dg.AssetCheckExecutionContext,
     key: dg.AssetKey,
@@ -84,16 +99,7 @@ def run_checks(
     scope: CheckScope,
 ) -> Iterator[dg.AssetCheckResult]:
     """Validate, record, and yield one result per spec."""
-    from quality.engine import duckdb_checks
-    from quality.history import append_history, history_rows, masked_sample
-
-    with duckdb_checks() as checks:
-        for name, data in scope.views.items():
-            checks.register(name, data)
-        outcomes = checks.validate(table, rules, scope.scope_sql, scope.docs_dir)
-        newest = checks.db.sql(f'SELECT max("{table.event_time}") FROM {SOURCE_VIEW}').fetchall()[
-            0
-        ][0]
+    outcomes, newest = evaluate(table, rules, scope)
     append_history(
         scope.history_uri,
         history_rows(outcomes, table, scope.partition, context.run.run_id),

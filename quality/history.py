@@ -46,8 +46,8 @@ def mask(value: Any, tier: str) -> Any:
 
 
 def masked_sample(outcome: Outcome, table: TableSpec) -> list[Any]:
-    """The outcome's sample with every value masked by its column's tier. Columns a rule derives
-    (e.g. a previous reading) take the highest tier of the rule's columns."""
+    """The outcome's sample with every value masked by its column's tier, as plain JSON values.
+    Columns a rule derives (e.g. a previous reading) take the highest tier of its columns."""
     tiers = {c.name: c.tier for c in table.columns}
     derived = max(
         (tiers.get(c, "L4") for c in outcome.rule.columns), key=TIER_RANK.get, default="L4"
@@ -62,7 +62,7 @@ def masked_sample(outcome: Outcome, table: TableSpec) -> list[Any]:
             out.append([mask(v, tiers.get(c, derived)) for v, c in zip(item, cols, strict=False)])
         else:
             out.append(mask(item, tiers.get(first, derived) if first else derived))
-    return out
+    return json.loads(json.dumps(out, ensure_ascii=False, default=str))  # times as text
 
 
 def history_rows(
@@ -80,9 +80,7 @@ def history_rows(
             "observed_value": o.observed,
             "element_count": o.element_count,
             "unexpected_count": o.unexpected_count,
-            "unexpected_sample": json.dumps(
-                masked_sample(o, table), ensure_ascii=False, default=str
-            ),
+            "unexpected_sample": json.dumps(masked_sample(o, table), ensure_ascii=False),
             "message": o.message,
             "run_id": run_id,
             "checked_at": at,

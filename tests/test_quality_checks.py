@@ -49,8 +49,11 @@ def test_every_bronze_table_has_checks_and_critical_ones_block() -> None:
     assert not {s.name for s in specs if s.blocking} & {"plate_format", "freshness"}
 
 
+FALLING = "GM00000001,F00000001,2026-11-16 09:00:00,1.0,false,measured\n"
+
+
 def test_conforming_load_passes_critical_checks_and_downstream_runs(lake) -> None:
-    deliver(lake, GAS.format("20261116a"), HEADER + FIRST)
+    deliver(lake, GAS.format("20261116a"), HEADER + FIRST + FALLING)
     result = run_with_downstream(lake, contract("meter_readings_gas"))
     assert "downstream" in materialized(result)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -60,6 +63,12 @@ def test_conforming_load_passes_critical_checks_and_downstream_runs(lake) -> Non
     flat = evaluations["flat_id_resolves"]
     assert not flat.passed and flat.severity == dg.AssetCheckSeverity.WARN
     assert "bronze_flats" in flat.description
+    # a reading that falls without a reset flag only warns, and shows the reading and its time
+    falls = evaluations["meter_reading_monotone"]
+    assert not falls.passed and falls.severity == dg.AssetCheckSeverity.WARN
+    [row] = falls.metadata["unexpected_sample"].value
+    assert (row["reading"], row["previous"]) == (1.0, 1.5)
+    assert row["read_at"].startswith("2026-11-16 01:00:00")  # 09:00 Shanghai, in UTC
     history = table(lake, "quality", "check_results").to_pylist()
     assert {r["check"] for r in history} >= {"quality_code_in_set", "meter_reading_monotone"}
     assert all(r["table"] == "meter_readings_gas" for r in history)

@@ -1,0 +1,87 @@
+"""Checks benchmark: every quality check of a bronze table against the ingest of that table.
+
+Side by side in one command, each step in a fresh process (its own peak memory): the ingest of
+a gas-meter CSV into bronze (the baseline), then all of the table's checks over the partition
+it loaded, through the same code as the Dagster checks (Great Expectations inside DuckDB).
+
+    python -m bench checks                      # writes bench/results/checks.json
+    ROWS=1000000 python -m bench.checks         # a quick run at another size
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.harness import Measure, in_subprocess, report, save, timed
+from bench.ingest import LANDING, SYSTEM, make_csv
+
+SIZES = tuple(int(n) for n in os.environ.get("ROWS", "10000000").split(","))
+
+
+def check_step(lake_root: Path, rows: int) -> Measure:
+    """All checks of the bronze table over the event dates it holds, in this process."""
+    from deltalake import DeltaTable
+
+    from assets.bronze_checks import PARTITION, table_spec
+    from assets.lake import LakeResource
+    from assets.registry import CONTRACTS_DIR, load_contract
+    from quality.checks import SOURCE_VIEW, CheckScope, evaluate
+    from quality.rules import table_rules
+
+    contract = load_contract(CONTRACTS_DIR / "systems" / f"{SYSTEM}.yaml")
+    lake = LakeResource(root=str(lake_root))
+    spec = table_spec(contract)
+    rules = table_rules(spec)
+    bronze = DeltaTable(lake.table("bronze", SYSTEM))
+    dates = sorted({p[PARTITION] for p in bronze.partitions()})
+    scope = CheckScope(
+        views={SOURCE_VIEW: bronze.to_pyarrow_dataset()},
+        filter_sql=f"{PARTITION} IN ({', '.join(f'DATE {d!r}' for d in dates)})",
+        partition=None,
+        history_uri=lake.table("quality", "check_results"),
+    )
+    found = []
+
+    def run() -> int:
+        outcomes, _ = evaluate(spec, rules, scope)
+        found.extend(outcomes)
+        return rows
+
+    measure = timed(f"{len(rules)} checks", run)
+    loaded = bronze.to_pyarrow_dataset().count_rows()
+    ran = [o for o in found if o.error is None]
+    assert ran and all(o.element_count in (None, loaded) for o in ran), [o.message for o in ran]
+    return measure
+
+
+def run() -> dict:
+    """Ingest, then check, at every size; the ratio of check time to ingest time."""
+    runs = []
+    for rows in SIZES:
+        root = Path(tempfile.mkdtemp(prefix="checks-bench-"))
+        try:
+            make_csv(root / "landing" / LANDING.format("20261116"), rows)
+            ingest = in_subprocess("bench.ingest", "step", "ingest", str(root), str(rows))
+            checks = in_subprocess("bench.checks", "step", str(root), str(rows))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        runs.append({
+            "rows": rows, "checks": checks.step,
+            "ingest_s": ingest.seconds, "ingest_peak_mb": ingest.peak_mb,
+            "checks_s": checks.seconds, "checks_peak_mb": checks.peak_mb,
+            "time_share": round(checks.seconds / ingest.seconds, 3),
+        })  # fmt: skip
+    payload = {"system": SYSTEM, "baseline": "the ingest of the same table", "runs": runs}
+    save("checks", payload)
+    return payload
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["step"]:
+        report(check_step(Path(sys.argv[2]), int(sys.argv[3])))
+    else:
+        print(run())
