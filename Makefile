@@ -46,6 +46,8 @@ demo: install dagster-home simulate
 	@echo "  lake (Delta tables):   $(CITYBRAIN_LAKE)"
 	@echo "  landing files:         $(CITYBRAIN_LAKE)/landing"
 	@echo "  ingest ledger:         $(CITYBRAIN_LAKE)/ledger/files (one row per file, counts balance)"
+	@echo "  check results:         $(CITYBRAIN_LAKE)/quality/check_results (Delta, every check run)"
+	@echo "  data docs:             $(CITYBRAIN_LAKE)/quality/data_docs/<system>/index.html"
 	@echo "  simulator truth:       $(CURDIR)/truth   (evaluation only)"
 	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000"
 

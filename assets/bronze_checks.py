@@ -43,14 +43,27 @@ def table_spec(contract: Contract) -> TableSpec:
     )
 
 
-def latest_event_dates(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> list[str]:
-    """The event dates of the rows the asset's latest materialisation loaded."""
+def latest_event_dates(
+    context: dg.AssetCheckExecutionContext, key: dg.AssetKey
+) -> list[str] | None:
+    """The event dates of the rows the asset's latest materialisation loaded (None: unknown)."""
     event = context.instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
-        return []
+        return None
     value = event.asset_materialization.metadata.get(EVENT_DATES)
-    text = getattr(value, "value", "") or ""
-    return [d.strip() for d in text.split(",") if d.strip()]
+    if value is None:
+        return None
+    return [d.strip() for d in str(value.value or "").split(",") if d.strip()]
+
+
+def scope_filter(dates: list[str] | None) -> str:
+    """SQL for the rows to check: the loaded dates' partitions; nothing if the load added no
+    rows; the whole table when what was loaded is unknown."""
+    if dates is None:
+        return ""
+    if not dates:
+        return "false"
+    return f"{PARTITION} IN ({', '.join(f'DATE {d!r}' for d in dates)})"
 
 
 def dataset(lake: LakeResource, table: str):
@@ -73,11 +86,9 @@ def scope_of(contract: Contract, needs: set[str]):
         for table in needs:
             if (found := dataset(lake, table)) is not None:
                 views[view_name(table)] = found
-        dates = latest_event_dates(context, key)
-        where = f"{PARTITION} IN ({', '.join(f'DATE {d!r}' for d in dates)})" if dates else ""
         return CheckScope(
             views=views,
-            filter_sql=where,
+            filter_sql=scope_filter(latest_event_dates(context, key)),
             partition=context.run.tags.get("dagster/partition"),
             history_uri=lake.table("quality", "check_results"),
             docs_dir=docs_dir(lake, contract.id),

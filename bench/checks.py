@@ -26,7 +26,7 @@ def check_step(lake_root: Path, rows: int) -> Measure:
     """All checks of the bronze table over the event dates it holds, in this process."""
     from deltalake import DeltaTable
 
-    from assets.bronze_checks import PARTITION, table_spec
+    from assets.bronze_checks import PARTITION, scope_filter, table_spec
     from assets.lake import LakeResource
     from assets.registry import CONTRACTS_DIR, load_contract
     from quality.checks import SOURCE_VIEW, CheckScope, evaluate
@@ -40,7 +40,7 @@ def check_step(lake_root: Path, rows: int) -> Measure:
     dates = sorted({p[PARTITION] for p in bronze.partitions()})
     scope = CheckScope(
         views={SOURCE_VIEW: bronze.to_pyarrow_dataset()},
-        filter_sql=f"{PARTITION} IN ({', '.join(f'DATE {d!r}' for d in dates)})",
+        filter_sql=scope_filter(dates),
         partition=None,
         history_uri=lake.table("quality", "check_results"),
     )

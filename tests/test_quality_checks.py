@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.bronze import DELIVERY_DAYS, bronze_asset, bronze_key
-from assets.bronze_checks import bronze_checks, bronze_quality_checks
+from assets.bronze_checks import bronze_checks, bronze_quality_checks, scope_filter
 from assets.ingest.landing import DELIVERY_ZONE
 from assets.registry import load_contracts
 from tests.ingest_support import column, contract, deliver, edited_contract, table
@@ -98,3 +98,11 @@ def test_failing_blocking_check_stops_downstream_in_a_real_run(lake, tmp_path) -
     assert "bronze/meter_readings_gas" in materialized(result)
     assert "downstream" not in materialized(result)
     assert not result.success
+
+
+def test_check_scope_is_the_loaded_partitions() -> None:
+    assert scope_filter(["2026-11-15", "2026-11-16"]) == (
+        "event_date IN (DATE '2026-11-15', DATE '2026-11-16')"
+    )
+    assert scope_filter([]) == "false"  # the load added no rows: nothing new to check
+    assert scope_filter(None) == ""  # not known (checks run alone): the whole table
