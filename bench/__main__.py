@@ -11,7 +11,7 @@ import sys
 
 from bench.page import write_page
 
-BENCHMARKS = ("simulator", "ingest")
+BENCHMARKS = ("simulator", "ingest", "checks")
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.harness import Measure, in_subprocess, report, save, timed
 from bench.ingest import LANDING, SYSTEM, make_csv
 
-SIZES = tuple(int(n) for n in os.environ.get("ROWS", "10000000").split(","))
+SIZES = tuple(int(n) for n in os.environ.get("ROWS", "2500000,10000000").split(","))
 
 
 def check_step(lake_root: Path, rows: int) -> Measure:

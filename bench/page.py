@@ -60,7 +60,27 @@ def ingest_section(data: dict) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"simulator": simulator_section, "ingest": ingest_section}
+def checks_section(data: dict) -> str:
+    """All quality checks of a bronze table against the ingest of that table."""
+    lines = [
+        "## Quality checks (`python -m bench checks`)",
+        "",
+        f"Every check of `{data['system']}` (Great Expectations inside DuckDB, as the Dagster "
+        f"checks run them) over the partition just loaded. Baseline: {data['baseline']}. "
+        "Check time includes Great Expectations' start-up (about 2.7 s, whatever the size).",
+        "",
+        "| rows | checks | ingest s | ingest peak MB | checks s | checks peak MB | checks / ingest |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['rows']:,} | {r['checks']} | {r['ingest_s']:.1f} | {r['ingest_peak_mb']:.0f} "
+            f"| {r['checks_s']:.1f} | {r['checks_peak_mb']:.0f} | {r['time_share']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+SECTIONS = {"simulator": simulator_section, "ingest": ingest_section, "checks": checks_section}
 
 
 def write_page(machine: str) -> Path:

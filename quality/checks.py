@@ -35,11 +35,12 @@ class CheckScope:
     docs_dir: Path | None = None
     storage_options: dict | None = field(default=None)
 
-    @property
-    def scope_sql(self) -> str:
-        """The rows the rules check."""
+    def scope_sql(self, table: TableSpec) -> str:
+        """The rows the rules check, with the table's own columns only (lineage columns would
+        double what DuckDB holds and no rule reads them)."""
         where = f" WHERE {self.filter_sql}" if self.filter_sql else ""
-        return f"SELECT * FROM {SOURCE_VIEW}{where}"
+        columns = ", ".join(f'"{c.name}"' for c in table.columns)
+        return f"SELECT {columns} FROM {SOURCE_VIEW}{where}"
 
 
 def check_specs(key: dg.AssetKey, table: TableSpec, rules: list[Rule]) -> list[dg.AssetCheckSpec]:
@@ -85,7 +86,7 @@ def evaluate(
     with duckdb_checks() as checks:
         for name, data in scope.views.items():
             checks.register(name, data)
-        outcomes = checks.validate(table, rules, scope.scope_sql, scope.docs_dir)
+        outcomes = checks.validate(table, rules, scope.scope_sql(table), scope.docs_dir)
         newest_sql = f'SELECT max("{table.event_time}") FROM {SOURCE_VIEW}'
         newest = checks.db.sql(newest_sql).fetchall()[0][0]
     return outcomes, newest

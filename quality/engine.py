@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -138,18 +139,8 @@ class DuckDBChecks:
             if rule.name in failed:
                 outcomes.append(Outcome(rule, False, error=failed[rule.name]))
                 continue
-            found = outcome(rule, by_rule[rule.name])
-            if rule.kind == "unexpected_rows" and not found.passed and not found.error:
-                found.sample = self.sample_rows(rule)
-            outcomes.append(found)
+            outcomes.append(outcome(rule, by_rule[rule.name]))
         return outcomes
-
-    def sample_rows(self, rule: Rule) -> list[dict[str, Any]]:
-        """A few of the rows an SQL rule found (GE returns them only in its COMPLETE format,
-        which would also return every unexpected value of every other rule)."""
-        sql = rule.params["unexpected_rows_query"].format(batch=SCOPE_VIEW)
-        self.db.abort()  # GE may leave a partly fetched result on the connection
-        return self.db.sql(f"SELECT * FROM ({sql}) LIMIT {SAMPLE}").to_arrow_table().to_pylist()
 
     def preflight(self, rule: Rule) -> str | None:
         """Why an SQL rule cannot run here (a missing reference table, a column of the wrong
@@ -202,7 +193,32 @@ def expectation(gx: Any, rule: Rule) -> Any:
     if kind == "unique" and len(params["column_list"]) == 1:
         column = params.pop("column_list")[0]
         return gx.expectations.ExpectColumnValuesToBeUnique(column=column, **params)
+    if kind == "unexpected_rows":
+        return sampled_unexpected_rows()(**params)
     return getattr(gx.expectations, EXPECTATIONS[kind])(**params)
+
+
+@cache
+def sampled_unexpected_rows() -> type:
+    """`UnexpectedRowsExpectation` that also returns a few of the rows it found.
+
+    GE fetches up to 200 of them anyway but returns them only in its COMPLETE result format,
+    which would return every unexpected value of every other rule too; running the query again
+    for a sample would cost a third scan of an expensive rule (e.g. a window over every meter).
+    """
+    import great_expectations as gx
+
+    class UnexpectedRowsWithSample(gx.expectations.UnexpectedRowsExpectation):
+        """Offending rows of an SQL query, with a sample of them."""
+
+        def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
+            result = super()._validate(metrics, runtime_configuration, execution_engine)
+            if isinstance(result, dict) and "result" in result:
+                rows = metrics["unexpected_rows_query.table"] or []
+                result["result"]["details"] = {"unexpected_rows": rows[:SAMPLE]}
+            return result
+
+    return UnexpectedRowsWithSample
 
 
 def outcome(rule: Rule, result: Any) -> Outcome:
@@ -215,7 +231,14 @@ def outcome(rule: Rule, result: Any) -> Outcome:
     found = result.result or {}
     if rule.kind == "unexpected_rows":
         count = found.get("observed_value")
-        return Outcome(rule, bool(result.success), unexpected_count=count, observed=str(count))
+        rows = (found.get("details") or {}).get("unexpected_rows") or []
+        return Outcome(
+            rule,
+            bool(result.success),
+            unexpected_count=count,
+            observed=str(count),
+            sample=[dict(r) for r in rows[:SAMPLE]],
+        )
     observed = found.get("observed_value")
     return Outcome(
         rule,
