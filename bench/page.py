@@ -69,7 +69,8 @@ def checks_section(data: dict) -> str:
         f"checks run them) over the partition just loaded. Baseline: {data['baseline']}. "
         "Check time includes Great Expectations' start-up (about 2.7 s, whatever the size).",
         "",
-        "| rows | checks | ingest s | ingest peak MB | checks s | checks peak MB | checks / ingest |",
+        "| rows | checks | ingest s | ingest peak MB | checks s | checks peak MB "
+        "| checks / ingest |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in data["runs"]:
