@@ -8,12 +8,12 @@ reference and bronze tables a rule looks codes up in are views over their Delta 
 from pathlib import Path
 
 import dagster as dg
-from deltalake import DeltaTable
 
 from assets.bronze import EVENT_DATES, bronze_key
+from assets.delta_scan import duckdb_scan
 from assets.lake import LakeResource
 from assets.registry import Contract, load_contracts
-from quality.checks import SOURCE_VIEW, CheckScope, quality_checks
+from quality.checks import CheckScope, quality_checks
 from quality.domain import view_name
 from quality.rules import ColumnSpec, TableSpec, table_rules
 
@@ -56,46 +56,40 @@ def latest_event_dates(
     return [d.strip() for d in str(value.value or "").split(",") if d.strip()]
 
 
-def scope_filter(dates: list[str] | None) -> str:
-    """SQL for the rows to check: the loaded dates' partitions; nothing if the load added no
-    rows; the whole table when what was loaded is unknown."""
-    if dates is None:
-        return ""
-    if not dates:
-        return "false"
-    return f"{PARTITION} IN ({', '.join(f'DATE {d!r}' for d in dates)})"
-
-
-def dataset(lake: LakeResource, table: str):
-    """A Delta table (`zone/name`) as an Arrow dataset, or None if it does not exist yet."""
-    uri = lake.table(*table.split("/"))
-    if not DeltaTable.is_deltatable(uri, storage_options=lake.storage_options):
-        return None
-    return DeltaTable(uri, storage_options=lake.storage_options).to_pyarrow_dataset()
-
-
 def scope_of(contract: Contract, needs: set[str]):
     """The per-run scope function of a contract's checks."""
     key = bronze_key(contract)
 
     def scope(context: dg.AssetCheckExecutionContext) -> CheckScope:
         lake: LakeResource = context.resources.lake
-        views = {SOURCE_VIEW: dataset(lake, f"bronze/{contract.id}")}
-        if views[SOURCE_VIEW] is None:
+        dates = latest_event_dates(context, key)
+        rows = duckdb_scan(
+            lake, "bronze", contract.id, None if dates is None else (PARTITION, dates)
+        )
+        whole = duckdb_scan(lake, "bronze", contract.id)
+        if rows is None or whole is None:
             raise dg.Failure(f"bronze/{contract.id} has no Delta table yet: materialise it first")
-        for table in needs:
-            if (found := dataset(lake, table)) is not None:
-                views[view_name(table)] = found
+        scans = {view_name(t): s for t in needs if (s := duckdb_scan(lake, *t.split("/")))}
         return CheckScope(
-            views=views,
-            filter_sql=scope_filter(latest_event_dates(context, key)),
+            rows_sql=rows.sql,
+            table_sql=whole.sql,
             partition=context.run.tags.get("dagster/partition"),
             history_uri=lake.table("quality", "check_results"),
+            views={name: s.sql for name, s in scans.items()},
+            arrow={k: v for s in [rows, whole, *scans.values()] for k, v in s.arrow.items()},
             docs_dir=docs_dir(lake, contract.id),
             storage_options=lake.storage_options,
+            described=described(dates),
         )
 
     return scope
+
+
+def described(dates: list[str] | None) -> str:
+    """The rows a check run reads, in words."""
+    if dates is None:
+        return "whole table (no load recorded)"
+    return f"{PARTITION} in {', '.join(dates)}" if dates else "none (the load added no rows)"
 
 
 def docs_dir(lake: LakeResource, table: str) -> Path | None:

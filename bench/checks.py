@@ -19,17 +19,18 @@ from pathlib import Path
 from bench.harness import Measure, in_subprocess, report, save, timed
 from bench.ingest import LANDING, SYSTEM, make_csv
 
-SIZES = tuple(int(n) for n in os.environ.get("ROWS", "2500000,10000000").split(","))
+SIZES = tuple(int(n) for n in os.environ.get("ROWS", "2500000,10000000,20000000").split(","))
 
 
 def check_step(lake_root: Path, rows: int) -> Measure:
     """All checks of the bronze table over the event dates it holds, in this process."""
     from deltalake import DeltaTable
 
-    from assets.bronze_checks import PARTITION, scope_filter, table_spec
+    from assets.bronze_checks import PARTITION, table_spec
+    from assets.delta_scan import duckdb_scan
     from assets.lake import LakeResource
     from assets.registry import CONTRACTS_DIR, load_contract
-    from quality.checks import SOURCE_VIEW, CheckScope, evaluate
+    from quality.checks import CheckScope, evaluate
     from quality.rules import table_rules
 
     contract = load_contract(CONTRACTS_DIR / "systems" / f"{SYSTEM}.yaml")
@@ -38,11 +39,14 @@ def check_step(lake_root: Path, rows: int) -> Measure:
     rules = table_rules(spec)
     bronze = DeltaTable(lake.table("bronze", SYSTEM))
     dates = sorted({p[PARTITION] for p in bronze.partitions()})
+    rows_scan = duckdb_scan(lake, "bronze", SYSTEM, (PARTITION, dates))
+    whole = duckdb_scan(lake, "bronze", SYSTEM)
     scope = CheckScope(
-        views={SOURCE_VIEW: bronze.to_pyarrow_dataset()},
-        filter_sql=scope_filter(dates),
+        rows_sql=rows_scan.sql,
+        table_sql=whole.sql,
         partition=None,
         history_uri=lake.table("quality", "check_results"),
+        arrow={**rows_scan.arrow, **whole.arrow},
     )
     found = []
 

@@ -25,22 +25,25 @@ SOURCE_VIEW = "source"
 
 @dataclass
 class CheckScope:
-    """What one check run reads: the table (view `source`) and the reference views the rules
-    need, which rows are new (`filter_sql`, empty for all), and where results go."""
+    """What one check run reads, as DuckDB table expressions: the rows to check, the whole
+    table (for freshness) and the tables rules look codes up in (by view name); any Arrow
+    objects those expressions name; and where the results go."""
 
-    views: dict[str, Any]
-    filter_sql: str
+    rows_sql: str
+    table_sql: str
     partition: str | None
     history_uri: str
+    views: dict[str, str] = field(default_factory=dict)
+    arrow: dict[str, Any] = field(default_factory=dict)
     docs_dir: Path | None = None
-    storage_options: dict | None = field(default=None)
+    storage_options: dict | None = None
+    described: str = "whole table"  # the rows checked, for the steward
 
     def scope_sql(self, table: TableSpec) -> str:
-        """The rows the rules check, with the table's own columns only (lineage columns would
-        double what DuckDB holds and no rule reads them)."""
-        where = f" WHERE {self.filter_sql}" if self.filter_sql else ""
+        """The rows the rules check, with the table's own columns only (no rule reads the
+        lineage columns)."""
         columns = ", ".join(f'"{c.name}"' for c in table.columns)
-        return f"SELECT {columns} FROM {SOURCE_VIEW}{where}"
+        return f"SELECT {columns} FROM {self.rows_sql}"
 
 
 def check_specs(key: dg.AssetKey, table: TableSpec, rules: list[Rule]) -> list[dg.AssetCheckSpec]:
@@ -84,8 +87,10 @@ def evaluate(
 ) -> tuple[list[Outcome], datetime | None]:
     """Every rule's outcome over the scope, and the table's newest event time (freshness)."""
     with duckdb_checks() as checks:
-        for name, data in scope.views.items():
+        for name, data in scope.arrow.items():
             checks.register(name, data)
+        for name, sql in {SOURCE_VIEW: scope.table_sql, **scope.views}.items():
+            checks.db.execute(f"CREATE VIEW {name} AS SELECT * FROM {sql}")
         outcomes = checks.validate(table, rules, scope.scope_sql(table), scope.docs_dir)
         newest_sql = f'SELECT max("{table.event_time}") FROM {SOURCE_VIEW}'
         newest = checks.db.sql(newest_sql).fetchall()[0][0]
@@ -118,7 +123,7 @@ def run_checks(
                 "unexpected_count": o.unexpected_count,
                 "observed_value": o.observed or "",
                 "unexpected_sample": dg.MetadataValue.json(masked_sample(o, table)),
-                "scope": scope.filter_sql or "whole table",
+                "scope": scope.described,
                 **({"data_docs": dg.MetadataValue.path(str(scope.docs_dir / "index.html"))}
                    if scope.docs_dir else {}),
             },

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import pyarrow as pa
+from deltalake import write_deltalake
 
 from assets.bronze import DELIVERY_DAYS, bronze_asset, bronze_key
-from assets.bronze_checks import bronze_checks, bronze_quality_checks, scope_filter
+from assets.bronze_checks import bronze_checks, bronze_quality_checks
+from assets.delta_scan import duckdb_scan
 from assets.ingest.landing import DELIVERY_ZONE
 from assets.registry import load_contracts
 from tests.ingest_support import column, contract, deliver, edited_contract, table
@@ -58,6 +62,7 @@ def test_conforming_load_passes_critical_checks_and_downstream_runs(lake) -> Non
     assert "downstream" in materialized(result)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evaluations["quality_code_in_set"].passed
+    assert evaluations["quality_code_in_set"].metadata["scope"].value == "event_date in 2026-11-16"
     assert evaluations["meter_id_not_null"].passed
     # flats were never loaded: the rule says why it could not run, and only warns
     flat = evaluations["flat_id_resolves"]
@@ -100,9 +105,18 @@ def test_failing_blocking_check_stops_downstream_in_a_real_run(lake, tmp_path) -
     assert not result.success
 
 
-def test_check_scope_is_the_loaded_partitions() -> None:
-    assert scope_filter(["2026-11-15", "2026-11-16"]) == (
-        "event_date IN (DATE '2026-11-15', DATE '2026-11-16')"
-    )
-    assert scope_filter([]) == "false"  # the load added no rows: nothing new to check
-    assert scope_filter(None) == ""  # not known (checks run alone): the whole table
+def test_checks_read_only_the_partitions_loaded(lake) -> None:
+    rows = pa.table({"n": [1, 2, 3], "event_date": [date(2026, 11, 15), *[date(2026, 11, 16)] * 2]})
+    write_deltalake(lake.table("bronze", "t"), rows, partition_by=["event_date"])
+
+    def count(partition) -> int:
+        scan = duckdb_scan(lake, "bronze", "t", partition)
+        db = duckdb.connect()
+        for name, data in scan.arrow.items():
+            db.register(name, data)
+        return db.sql(f"SELECT count(*) FROM {scan.sql}").fetchall()[0][0]
+
+    assert count(("event_date", ["2026-11-16"])) == 2
+    assert count(("event_date", [])) == 0  # the load added no rows: nothing new to check
+    assert count(None) == 3  # not known (checks run alone): the whole table
+    assert duckdb_scan(lake, "bronze", "missing") is None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 T = TypeVar("T")
@@ -69,6 +69,11 @@ def by_hash(hashes: list[str], column: str) -> str:
     return f"{column} IN ({', '.join(repr(h) for h in hashes)})"
 
 
+# Row groups of 128k rows: readers (checks, dbt) stream a table a few MB at a time; the writer's
+# default of 1M rows made every scan hold hundreds of MB.
+WRITER = WriterProperties(max_row_group_size=128 * 1024)
+
+
 def replace_file_rows(
     uri: str,
     batches: Iterable[pa.RecordBatch],
@@ -82,7 +87,12 @@ def replace_file_rows(
     reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
     if not exists(uri, storage_options):
         write_deltalake(
-            uri, reader, mode="append", partition_by=partition_by, storage_options=storage_options
+            uri,
+            reader,
+            mode="append",
+            partition_by=partition_by,
+            storage_options=storage_options,
+            writer_properties=WRITER,
         )
         return
     write_deltalake(
@@ -93,6 +103,7 @@ def replace_file_rows(
         schema_mode="merge",
         partition_by=partition_by,
         storage_options=storage_options,
+        writer_properties=WRITER,
     )
 
 

@@ -1,0 +1,57 @@
+"""Reading a Delta table in DuckDB: the one way the product's DuckDB queries see the lake.
+
+DuckDB's own `delta` extension downloads at run time, which these machines cannot do. On a local
+lake the table's current snapshot is a list of Parquet files, which DuckDB's native reader scans
+with little memory (measured: a 10M-row aggregate at 140 MB, against 740 MB through an Arrow
+dataset). Tables that need a full Delta reader (deletion vectors, column mapping) and tables on
+object stores (DuckDB's `httpfs` is a download too) are read through `deltalake`'s Arrow dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from deltalake import DeltaTable
+
+from assets.lake import LakeResource
+
+NEEDS_DELTA_READER = {"deletionVectors", "columnMapping"}
+
+
+@dataclass
+class DuckDBScan:
+    """SQL for a table's rows in DuckDB, and the Arrow objects (by name) it refers to."""
+
+    sql: str
+    arrow: dict[str, Any] = field(default_factory=dict)
+
+
+def duckdb_scan(
+    lake: LakeResource,
+    zone: str,
+    name: str,
+    partition: tuple[str, list[str]] | None = None,
+) -> DuckDBScan | None:
+    """A Delta table as a DuckDB table expression; with `partition` (column, values), only the
+    partitions holding those values (no values: no rows). None when there is no table yet."""
+    uri = lake.table(zone, name)
+    if not DeltaTable.is_deltatable(uri, storage_options=lake.storage_options):
+        return None
+    table = DeltaTable(uri, storage_options=lake.storage_options)
+    values = partition[1] if partition else None
+    where = " WHERE false" if values == [] else ""
+    filters = [(partition[0], "in", values)] if partition and values else None
+    features = set(table.protocol().reader_features or [])
+    if lake.is_local and not features & NEEDS_DELTA_READER:
+        files = table.file_uris(partition_filters=filters)
+        if files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            return DuckDBScan(
+                f"(SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+                f"union_by_name = true){where})"
+            )
+    view = f"delta_{zone}_{name}" + ("_partitions" if filters else "")
+    return DuckDBScan(
+        f"(SELECT * FROM {view}{where})", {view: table.to_pyarrow_dataset(partitions=filters)}
+    )
