@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.bronze import bronze_assets
 from assets.bronze_checks import bronze_quality_checks
+from assets.city_model.dbt_assets import city_model
 from assets.maintenance import compact_and_vacuum, maintenance_schedule
 from assets.reference_tables import reference_assets
 from orchestration.resources import resources
@@ -16,7 +17,7 @@ ingest_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*reference_assets, *bronze_assets, compact_and_vacuum],
+    assets=[*reference_assets, *bronze_assets, city_model, compact_and_vacuum],
     asset_checks=bronze_quality_checks,
     jobs=[ingest_job],
     schedules=[maintenance_schedule],

@@ -1,0 +1,1 @@
+"""The shared city model: dbt on DuckDB, wired into Dagster."""

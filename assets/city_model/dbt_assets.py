@@ -1,0 +1,76 @@
+"""The shared city model as Dagster assets: dbt (dbt-duckdb) models, with dbt tests as checks.
+
+Lineage runs unbroken from contract to mart: every dbt source carries the asset key of the
+bronze or reference asset it reads (generated from the contracts), so the UI draws
+`bronze/<system>` -> `city_model/stg_<system>` -> ... -> `city_model/<mart>`. A run builds one
+delivery day (the partition, passed to dbt as `day`); marts are then copied to `gold/` as Delta.
+"""
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from assets.bronze import DELIVERY_DAYS
+from assets.city_model.sources import DBT_DIR
+from assets.city_model.warehouse import export_marts, refresh_lake_views, warehouse_path
+from assets.lake import LakeResource
+
+CITY_MODEL = DbtProject(project_dir=DBT_DIR)
+if not CITY_MODEL.manifest_path.exists():  # a fresh checkout: parse once (dbt parse, ~5 s)
+    CITY_MODEL.preparer.prepare(CITY_MODEL)
+OWNER = "team:city-model"
+
+
+class CityModelTranslator(DagsterDbtTranslator):
+    """dbt models as `city_model/<name>`, grouped by layer; sources keep their bronze keys."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        """Models and seeds under `city_model/`; sources as their meta says (bronze, reference)."""
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey(["city_model", dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        """`city_staging`, `city_intermediate`, `city_marts` (seeds with the marts' inputs)."""
+        layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "seeds"
+        return f"city_{layer}"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        """The city-model team, unless a model names its own owner."""
+        owner = dbt_resource_props.get("meta", {}).get("owner")
+        return [owner] if owner else [OWNER]
+
+
+def mart_names(selected: set[dg.AssetKey]) -> list[str]:
+    """The marts among the assets a run materialises."""
+    manifest = json.loads(CITY_MODEL.manifest_path.read_text(encoding="utf-8"))
+    return sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["fqn"][1] == "marts"
+        and dg.AssetKey(["city_model", node["name"]]) in selected
+    )
+
+
+@dbt_assets(
+    manifest=CITY_MODEL.manifest_path,
+    dagster_dbt_translator=CityModelTranslator(),
+    partitions_def=DELIVERY_DAYS,
+    name="city_model",
+)
+def city_model(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource
+) -> Iterator[Any]:
+    """`dbt build` of the selected models for the partition's day, then the marts to gold."""
+    os.environ["CITYBRAIN_WAREHOUSE"] = str(warehouse_path(lake))
+    views = refresh_lake_views(lake)
+    context.log.info(f"warehouse: {views} views over the lake refreshed")
+    day = context.partition_key if context.has_partition_key else ""
+    yield from dbt.cli(["build", "--vars", json.dumps({"day": day})], context=context).stream()
+    counts = export_marts(lake, mart_names(set(context.selected_asset_keys)))
+    context.log.info(f"gold: {counts}")

@@ -1,0 +1,91 @@
+"""The DuckDB warehouse dbt builds in: its views over the lake, and its marts copied to gold.
+
+Before each dbt build, `refresh_lake_views` points the `bronze` and `reference` schemas at the
+current snapshot of every Delta table (through the one DuckDB reader, `assets.delta_scan`); a
+table not loaded yet is an empty view with the contract's columns, so the model builds on a
+partial lake. After it, `export_marts` writes each mart to `gold/<mart>` as Delta for sharing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from deltalake import write_deltalake
+
+from assets.delta_scan import duckdb_scan
+from assets.lake import LakeResource
+from assets.reference_tables import REFERENCE_TABLES
+from assets.registry import Contract, load_contracts
+from assets.city_model.sources import DBT_TYPES
+
+LINEAGE_TYPES = {
+    "_source_file": "varchar",
+    "_source_line": "bigint",
+    "_source_hash": "varchar",
+    "_batch_id": "varchar",
+    "_ingested_at": "timestamp with time zone",
+    "event_date": "date",
+}
+
+
+def warehouse_path(lake: LakeResource) -> Path:
+    """The DuckDB file of the city model (local: dbt-duckdb needs a file)."""
+    if not lake.is_local:
+        raise ValueError(
+            "the city model's DuckDB reads a local lake; an object-store lake needs DuckDB's "
+            "httpfs extension, which these machines cannot download"
+        )
+    path = Path(lake.uri("warehouse", "citybrain.duckdb"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def empty_view_sql(contract: Contract) -> str:
+    """A typed, empty stand-in for a bronze table that has no rows yet."""
+    columns = [f'CAST(NULL AS {DBT_TYPES[c.physicalType]}) AS "{c.name}"' for c in contract.columns]
+    columns += [f"CAST(NULL AS {kind}) AS {name}" for name, kind in LINEAGE_TYPES.items()]
+    return f"(SELECT {', '.join(columns)} WHERE false)"
+
+
+def lake_views(lake: LakeResource, contracts: list[Contract]) -> dict[str, str]:
+    """`schema.view` -> the SQL it selects from, for every bronze and reference table."""
+    views = {}
+    for c in contracts:
+        names = [c.id] + ([f"{c.id}_history"] if c.settings.update_semantics == "upsert" else [])
+        for name in names:
+            scan = duckdb_scan(lake, "bronze", name)
+            views[f"bronze.{name}"] = scan.sql if scan else empty_view_sql(c)
+    for name in REFERENCE_TABLES:
+        scan = duckdb_scan(lake, "reference", name)
+        if scan is None:
+            raise ValueError(f"reference/{name} is not materialised: run the reference assets")
+        views[f"reference.{name}"] = scan.sql
+    return views
+
+
+def refresh_lake_views(lake: LakeResource, contracts: list[Contract] | None = None) -> int:
+    """Point the warehouse's `bronze` and `reference` views at the lake's current snapshots."""
+    views = lake_views(lake, contracts if contracts is not None else load_contracts())
+    with duckdb.connect(str(warehouse_path(lake))) as db:
+        db.execute("CREATE SCHEMA IF NOT EXISTS bronze; CREATE SCHEMA IF NOT EXISTS reference")
+        for name, sql in views.items():
+            db.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {sql}")
+    return len(views)
+
+
+def export_marts(lake: LakeResource, marts: list[str]) -> dict[str, int]:
+    """Copy marts (`marts.<name>`) from the warehouse to `gold/<name>` as Delta; row counts."""
+    counts = {}
+    with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
+        for name in marts:
+            reader = db.sql(f"SELECT * FROM marts.{name}").to_arrow_reader(batch_size=100_000)
+            write_deltalake(
+                lake.table("gold", name),
+                reader,
+                mode="overwrite",
+                schema_mode="overwrite",
+                storage_options=lake.storage_options,
+            )
+            counts[name] = db.sql(f"SELECT count(*) FROM marts.{name}").fetchall()[0][0]
+    return counts
