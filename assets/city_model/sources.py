@@ -107,7 +107,8 @@ def staging_sql(contract: Contract) -> str:
     return (
         f"-- Generated from contracts/systems/{contract.id}.yaml by "
         f"`python -m assets.city_model.sources`; do not edit.\n"
-        f"-- {contract.name}: one row per {', '.join(key)} (a re-sent record keeps its latest load).\n"
+        f"-- {contract.name}: one row per {', '.join(key)} "
+        f"(a re-sent record keeps its latest load).\n"
         f"select\n    {columns}\n"
         f"from {{{{ source('bronze', '{contract.id}') }}}}\n"
         f"qualify row_number() over (\n"

@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 from deltalake import write_deltalake
 
+from assets.city_model.sources import DBT_TYPES
 from assets.delta_scan import duckdb_scan
 from assets.lake import LakeResource
 from assets.reference_tables import REFERENCE_TABLES
 from assets.registry import Contract, load_contracts
-from assets.city_model.sources import DBT_TYPES
 
 LINEAGE_TYPES = {
     "_source_file": "varchar",
