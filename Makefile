@@ -11,6 +11,8 @@ export PYTHONPATH     := $(CURDIR)
 SCALE ?= 0.01
 DAYS  ?= 2
 SEED  ?= 1
+START ?= 2026-11-16
+LAST  := $(shell date -d "$(START) + $(DAYS) days - 1 day" +%F)
 
 .PHONY: demo test ui bench lint format install dagster-home simulate clean
 
@@ -23,7 +25,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test,lint]'
 	touch $@
 
-install: $(STAMP)
+# The dbt manifest Dagster loads the city model from, re-parsed whenever the project changes.
+MANIFEST := dbt_project/target/manifest.json
+$(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v /target/)
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+
+install: $(STAMP) $(MANIFEST)
 
 # Dagster keeps runs and events here; telemetry off (no phoning home).
 dagster-home:
@@ -31,7 +38,7 @@ dagster-home:
 	@printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 
 simulate: install
-	$(BIN)/python -m citysim generate --scale $(SCALE) --days $(DAYS) --seed $(SEED) \
+	$(BIN)/python -m citysim generate --scale $(SCALE) --days $(DAYS) --seed $(SEED) --start $(START) \
 		--out $(CITYBRAIN_LAKE)/landing --truth-out $(CURDIR)/truth
 
 TODAY := $(shell TZ=Asia/Shanghai date +%F)
@@ -40,6 +47,8 @@ demo: install dagster-home simulate
 	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:reference/*'
 	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'tag:layer=bronze' \
 		--partition $(TODAY)
+	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:city_model/*' \
+		--partition-range $(START)...$(LAST)
 	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:maintenance/*'
 	@echo ""
 	@echo "CityBrain demo is ready."
@@ -48,6 +57,7 @@ demo: install dagster-home simulate
 	@echo "  ingest ledger:         $(CITYBRAIN_LAKE)/ledger/files (one row per file, counts balance)"
 	@echo "  check results:         $(CITYBRAIN_LAKE)/quality/check_results (Delta, every check run)"
 	@echo "  data docs:             $(CITYBRAIN_LAKE)/quality/data_docs/<system>/index.html"
+	@echo "  city model (DuckDB):   $(CITYBRAIN_LAKE)/warehouse/citybrain.duckdb (marts also in gold/)"
 	@echo "  simulator truth:       $(CURDIR)/truth   (evaluation only)"
 	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000"
 

@@ -8,7 +8,9 @@ delivery day (the partition, passed to dbt as `day`); marts are then copied to `
 
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -20,9 +22,21 @@ from assets.city_model.warehouse import export_marts, refresh_lake_views, wareho
 from assets.lake import LakeResource
 
 CITY_MODEL = DbtProject(project_dir=DBT_DIR)
-if not CITY_MODEL.manifest_path.exists():  # a fresh checkout: parse once (dbt parse, ~5 s)
-    CITY_MODEL.preparer.prepare(CITY_MODEL)
 OWNER = "team:city-model"
+
+
+def dbt_resource() -> DbtCliResource:
+    """dbt from this Python environment, whatever PATH says (Dagster may run without the venv
+    activated)."""
+    return DbtCliResource(
+        project_dir=CITY_MODEL, dbt_executable=str(Path(sys.executable).parent / "dbt")
+    )
+
+
+# The manifest is made by `make` whenever a model changes (`dbt parse`); a checkout used
+# without make parses once here.
+if not CITY_MODEL.manifest_path.exists():
+    dbt_resource().cli(["parse"], target_path=CITY_MODEL.target_path).wait()
 
 
 class CityModelTranslator(DagsterDbtTranslator):
@@ -61,16 +75,20 @@ def mart_names(selected: set[dg.AssetKey]) -> list[str]:
     manifest=CITY_MODEL.manifest_path,
     dagster_dbt_translator=CityModelTranslator(),
     partitions_def=DELIVERY_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # a range of days is one dbt build
     name="city_model",
 )
 def city_model(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource
 ) -> Iterator[Any]:
-    """`dbt build` of the selected models for the partition's day, then the marts to gold."""
+    """`dbt build` of the selected models for the run's days, then the marts to gold."""
     os.environ["CITYBRAIN_WAREHOUSE"] = str(warehouse_path(lake))
     views = refresh_lake_views(lake)
     context.log.info(f"warehouse: {views} views over the lake refreshed")
-    day = context.partition_key if context.has_partition_key else ""
-    yield from dbt.cli(["build", "--vars", json.dumps({"day": day})], context=context).stream()
+    days = {}
+    if context.has_partition_key_range or context.has_partition_key:
+        keys = context.partition_key_range  # one day is a range of one
+        days = {"day_from": keys.start, "day_to": keys.end}
+    yield from dbt.cli(["build", "--vars", json.dumps(days)], context=context).stream()
     counts = export_marts(lake, mart_names(set(context.selected_asset_keys)))
     context.log.info(f"gold: {counts}")

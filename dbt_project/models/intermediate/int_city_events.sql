@@ -1,9 +1,5 @@
 -- Every event the centre handles, from every platform, in one shape (before area resolution).
 -- Severity: 1 (most urgent) to 3. IoT readings count only when the device raised an alarm.
-{#- A day's build takes that day and the one before: files delivered on a day carry late events
-    of the previous one. -#}
-{% set days = "between cast('" ~ var('day') ~ "' as date) - 1 and cast('" ~ var('day') ~ "' as date)" %}
-{% set day_filter = "where event_date " ~ days if var('day') else "" %}
 
 with alarms as (
     select
@@ -12,7 +8,7 @@ with alarms as (
         cast(null as varchar) as committee_code, cast(priority as integer) as severity, status,
         dispatched_at, arrived_at as handled_at,
         case when status = 'closed' then arrived_at end as closed_at, event_date
-    from {{ ref('stg_alarms_110') }} {{ day_filter }}
+    from {{ ref('stg_alarms_110') }} where {{ days_built() }}
 ),
 
 fires as (
@@ -20,7 +16,7 @@ fires as (
         'fire_calls_119:' || call_id, 'fire_calls_119', fire_type, received_at, lon, lat,
         street_code, null, null, 1, status, received_at, arrived_at,
         case when status = 'closed' then extinguished_at end, event_date
-    from {{ ref('stg_fire_calls_119') }} {{ day_filter }}
+    from {{ ref('stg_fire_calls_119') }} where {{ days_built() }}
 ),
 
 ambulance as (
@@ -28,7 +24,7 @@ ambulance as (
         'ambulance_120:' || dispatch_id, 'ambulance_120', call_type, called_at, lon, lat,
         street_code, null, null, 1, status, dispatched_at, arrived_at,
         case when status = 'delivered' then arrived_at end, event_date
-    from {{ ref('stg_ambulance_120') }} {{ day_filter }}
+    from {{ ref('stg_ambulance_120') }} where {{ days_built() }}
 ),
 
 hotline as (
@@ -36,7 +32,7 @@ hotline as (
         'hotline_12345:' || service_request_id, 'hotline_12345', service_code,
         requested_datetime, "long", lat, street_code, null, null, 3, status, null, null,
         case when status = 'closed' then updated_datetime end, event_date
-    from {{ ref('stg_hotline_12345') }} {{ day_filter }}
+    from {{ ref('stg_hotline_12345') }} where {{ days_built() }}
 ),
 
 grid as (
@@ -44,7 +40,7 @@ grid as (
         'grid_cases:' || case_id, 'grid_cases', case_type, reported_at, lon, lat, street_code,
         grid_cell, committee_code, 3, status, null, null,
         case when status = 'closed' then updated_at end, event_date
-    from {{ ref('stg_grid_cases') }} {{ day_filter }}
+    from {{ ref('stg_grid_cases') }} where {{ days_built() }}
 ),
 
 iot as (
@@ -57,7 +53,7 @@ iot as (
     from {{ ref('stg_iot_readings') }} as r
     join {{ ref('iot_alarm_types') }} as m using (metric)
     left join {{ ref('stg_iot_devices') }} as d using (device_id)
-    where r.alarm {{ "and r.event_date " ~ days if var('day') else "" }}
+    where r.alarm and {{ days_built('r.event_date') }}
 ),
 
 video as (
@@ -66,7 +62,7 @@ video as (
         street_code, grid_cell, null,
         case when event_type = 'video.open_fire' then 1 else 2 end, 'open', null, null, null,
         event_date
-    from {{ ref('stg_video_ai_events') }} {{ day_filter }}
+    from {{ ref('stg_video_ai_events') }} where {{ days_built() }}
 ),
 
 metro as (
@@ -75,7 +71,7 @@ metro as (
         street_code, null, null, cast(least(greatest(severity, 1), 3) as integer),
         case when recovered_at is null then 'open' else 'closed' end, null, null,
         recovered_at, event_date
-    from {{ ref('stg_metro_faults') }} {{ day_filter }}
+    from {{ ref('stg_metro_faults') }} where {{ days_built() }}
 )
 
 select * from alarms

@@ -5,9 +5,8 @@
     on_schema_change='fail'
 ) }}
 -- 多平台合一: every event from 110, 119, 120, 12345, grid inspection, IoT alarms, video AI and
--- metro faults in one shape, placed at every level of the area hierarchy. Built one delivery day
--- at a time (var `day`: that day's and the previous day's events, which late files may add to);
--- the days rebuilt replace their rows.
+-- metro faults in one shape, placed at every level of the area hierarchy. Built for the
+-- delivery days of a run (macros/days_built.sql); the days rebuilt replace their rows.
 with events as (
     select * from {{ ref('int_city_events') }}
 ),

@@ -1,0 +1,127 @@
+"""The shared city model: dbt sources cannot drift from the contracts, `dbt build` runs inside a
+real Dagster run on a simulated city, and the unified events agree with the simulator's truth."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from assets.city_model.dbt_assets import CITY_MODEL, city_model, dbt_resource
+from assets.city_model.sources import generated_files
+from assets.city_model.warehouse import warehouse_path
+from assets.ingest.ingest import ingest_landing
+from assets.lake import LakeResource
+from assets.reference_tables import reference_assets
+from assets.registry import load_contracts
+from tests.ingest_support import table
+
+EVENT_SOURCES = (
+    "alarms_110",
+    "fire_calls_119",
+    "ambulance_120",
+    "hotline_12345",
+    "grid_cases",
+    "iot_readings",
+    "video_ai_events",
+    "metro_faults",
+)
+
+
+def test_dbt_sources_and_staging_are_generated_from_the_contracts() -> None:
+    for path, text in generated_files().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} differs from the contracts: run `python -m assets.city_model.sources`"
+        )
+    staged = {p.stem for p in (CITY_MODEL.project_dir / "models" / "staging").glob("stg_*.sql")}
+    assert staged == {f"stg_{c.id}" for c in load_contracts()}
+
+
+def test_sources_carry_the_bronze_asset_keys() -> None:
+    deps = {k for spec in city_model.specs for d in spec.deps for k in [d.asset_key]}
+    assert {dg.AssetKey(["bronze", c.id]) for c in load_contracts()} <= deps
+    assert dg.AssetKey(["reference", "ref_grid_cells"]) in deps
+    keys = {s.key for s in city_model.specs}
+    assert dg.AssetKey(["city_model", "fct_city_event"]) in keys
+    assert dg.AssetKey(["city_model", "stg_hotline_12345"]) in keys
+
+
+@pytest.fixture(scope="module")
+def built(small_city, tmp_path_factory):
+    """The small city ingested, then the city model built for its last day in a Dagster run."""
+    landing, truth, _ = small_city
+    root = tmp_path_factory.mktemp("city_model") / "lake"
+    shutil.copytree(landing, root / "landing")
+    lake = LakeResource(root=str(root))
+    assert dg.materialize(reference_assets, resources={"lake": lake}).success
+    for contract in load_contracts():
+        ingest_landing(contract, lake, "sim")
+    incidents = pd.read_csv(truth / "incidents.csv")
+    started = pd.to_datetime(incidents["started_at"]).dt.tz_convert("Asia/Shanghai")
+    result = dg.materialize(
+        [city_model],
+        partition_key=str(started.max().date()),
+        resources={"lake": lake, "dbt": dbt_resource()},
+    )
+    return lake, truth, result
+
+
+def test_dbt_build_runs_inside_dagster_and_writes_gold(built) -> None:
+    lake, _, result = built
+    assert result.success
+    done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert {"fct_city_event", "dim_area", "stg_alarms_110"} <= done
+    checks = result.get_asset_check_evaluations()
+    failed = [
+        c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    assert len(checks) > 30 and failed == []
+    gold = table(lake, "gold", "fct_city_event")
+    with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
+        assert gold.num_rows == db.sql("SELECT count(*) FROM marts.fct_city_event").fetchall()[0][0]
+    assert gold.num_rows > 0
+
+
+def test_every_planted_incident_is_one_event_in_its_area(built) -> None:
+    """Each incident the simulator planted is in fct_city_event with its type, street and grid
+    cell, unless its record was quarantined (dirt); nothing else is there."""
+    lake, truth, _ = built
+    incidents = pd.read_csv(truth / "incidents.csv")
+    incidents = incidents[incidents["system"].isin(EVENT_SOURCES)]
+    with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
+        events = db.sql(
+            "SELECT source_system, event_id, event_type, street_code, grid_cell, occurred_at "
+            "FROM marts.fct_city_event"
+        ).df()
+    quarantined = {
+        s: " ".join(table(lake, "quarantine", s).column("raw").to_pylist())
+        if table(lake, "quarantine", s).num_rows
+        else ""
+        for s in (*EVENT_SOURCES, "iot_devices")
+    }
+    missing, misplaced = [], []
+    for inc in incidents.itertuples():
+        if inc.system == "iot_readings":  # one incident, many alarmed readings of its device
+            found = events[events["event_id"].str.startswith(f"iot_readings:{inc.record_id}:")]
+            found = found[found["event_type"] == inc.event_type]
+        else:
+            found = events[events["event_id"] == f"{inc.system}:{inc.record_id}"]
+        if found.empty:
+            if str(inc.record_id) not in quarantined[inc.system]:
+                missing.append((inc.system, inc.record_id))
+            continue
+        first = found.sort_values("occurred_at").iloc[0]
+        if inc.system == "iot_readings" and str(inc.record_id) in quarantined["iot_devices"]:
+            continue  # the device's registry row was quarantined: its place is unknown
+        if first["event_type"] != inc.event_type or first["street_code"] != inc.street_code:
+            misplaced.append((inc.system, inc.record_id, first["street_code"], inc.street_code))
+        if inc.system != "metro_faults" and first["grid_cell"] != inc.grid_cell:
+            misplaced.append((inc.system, inc.record_id, first["grid_cell"], inc.grid_cell))
+    assert missing == [] and misplaced == []
+    # nothing that was not planted: every non-IoT event is an incident of the truth
+    planted = {f"{i.system}:{i.record_id}" for i in incidents.itertuples()}
+    extra = events[(events["source_system"] != "iot_readings") & ~events["event_id"].isin(planted)]
+    assert extra.empty, extra.head()
