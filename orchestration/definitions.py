@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.bronze import bronze_assets
 from assets.bronze_checks import bronze_quality_checks
-from assets.city_model.dbt_assets import city_model
+from assets.city_model.dbt_assets import city_model, history_specs
 from assets.maintenance import compact_and_vacuum, maintenance_schedule
 from assets.reference_tables import reference_assets
 from orchestration.resources import resources
@@ -17,7 +17,7 @@ ingest_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*reference_assets, *bronze_assets, city_model, compact_and_vacuum],
+    assets=[*reference_assets, *bronze_assets, *history_specs(), city_model, compact_and_vacuum],
     asset_checks=bronze_quality_checks,
     jobs=[ingest_job],
     schedules=[maintenance_schedule],

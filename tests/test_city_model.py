@@ -49,6 +49,13 @@ def test_sources_carry_the_bronze_asset_keys() -> None:
     assert dg.AssetKey(["city_model", "stg_hotline_12345"]) in keys
 
 
+def loaded_ids(lake: LakeResource, system: str) -> set[str]:
+    """Record ids of a system that reached bronze (the rest were quarantined: dirt)."""
+    key = next(c for c in load_contracts() if c.id == system).primary_key[0]
+    rows = table(lake, "bronze", system)
+    return set(rows.column(key).to_pylist()) if rows.num_rows else set()
+
+
 @pytest.fixture(scope="module")
 def built(small_city, tmp_path_factory):
     """The small city ingested, then the city model built for its last day in a Dagster run."""
@@ -96,12 +103,7 @@ def test_every_planted_incident_is_one_event_in_its_area(built) -> None:
             "SELECT source_system, event_id, event_type, street_code, grid_cell, occurred_at "
             "FROM marts.fct_city_event"
         ).df()
-    quarantined = {
-        s: " ".join(table(lake, "quarantine", s).column("raw").to_pylist())
-        if table(lake, "quarantine", s).num_rows
-        else ""
-        for s in (*EVENT_SOURCES, "iot_devices")
-    }
+    loaded = {s: loaded_ids(lake, s) for s in (*EVENT_SOURCES, "iot_devices")}
     missing, misplaced = [], []
     for inc in incidents.itertuples():
         if inc.system == "iot_readings":  # one incident, many alarmed readings of its device
@@ -110,11 +112,11 @@ def test_every_planted_incident_is_one_event_in_its_area(built) -> None:
         else:
             found = events[events["event_id"] == f"{inc.system}:{inc.record_id}"]
         if found.empty:
-            if str(inc.record_id) not in quarantined[inc.system]:
+            if inc.record_id in loaded[inc.system]:  # loaded, yet not an event
                 missing.append((inc.system, inc.record_id))
             continue
         first = found.sort_values("occurred_at").iloc[0]
-        if inc.system == "iot_readings" and str(inc.record_id) in quarantined["iot_devices"]:
+        if inc.system == "iot_readings" and inc.record_id not in loaded["iot_devices"]:
             continue  # the device's registry row was quarantined: its place is unknown
         if first["event_type"] != inc.event_type or first["street_code"] != inc.street_code:
             misplaced.append((inc.system, inc.record_id, first["street_code"], inc.street_code))
@@ -125,3 +127,44 @@ def test_every_planted_incident_is_one_event_in_its_area(built) -> None:
     planted = {f"{i.system}:{i.record_id}" for i in incidents.itertuples()}
     extra = events[(events["source_system"] != "iot_readings") & ~events["event_id"].isin(planted)]
     assert extra.empty, extra.head()
+
+
+def test_vital_sign_counts_agree_with_the_planted_incidents(built) -> None:
+    """Per street and day, each event-count sign equals the incidents the simulator planted of
+    its kind (less those whose record was quarantined). IoT signs count alarmed readings, not
+    incidents, and are left out."""
+    lake, truth, _ = built
+    incidents = pd.read_csv(truth / "incidents.csv")
+    incidents = incidents[incidents["system"].isin((*EVENT_SOURCES[:-3], "video_ai_events"))]
+    incidents["day"] = (
+        pd.to_datetime(incidents["started_at"]).dt.tz_convert("Asia/Shanghai").dt.date
+    )
+    loaded = {s: loaded_ids(lake, s) for s in incidents["system"].unique()}
+    kept = incidents[
+        [r in loaded[s] for s, r in zip(incidents.system, incidents.record_id, strict=True)]
+    ]
+    with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
+        signs = db.sql(
+            "SELECT indicator, kind, matches, street_code, sign_date, value "
+            "FROM marts.mart_vital_signs_daily JOIN main.vital_sign_indicators USING (indicator) "
+            "WHERE kind = 'events' AND value > 0"
+        ).df()
+    checked = 0
+    for indicator, rows in signs.groupby("indicator"):
+        how, _, what = rows["matches"].iloc[0].partition(":")
+        if how == "source":
+            planted = kept[kept["system"] == what]
+        elif how == "type":
+            planted = kept[kept["event_type"] == what]
+        else:
+            planted = kept[kept["event_type"].str.startswith(what)]
+        if planted.empty or planted["system"].eq("iot_readings").any():
+            continue
+        expected = planted.groupby(["street_code", "day"]).size().to_dict()
+        found = {
+            (r.street_code, pd.Timestamp(r.sign_date).date()): int(r.value)
+            for r in rows.itertuples()
+        }
+        assert found == expected, indicator
+        checked += 1
+    assert checked >= 15

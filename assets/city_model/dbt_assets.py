@@ -16,10 +16,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from assets.bronze import DELIVERY_DAYS
+from assets.bronze import DELIVERY_DAYS, bronze_key
 from assets.city_model.sources import DBT_DIR
 from assets.city_model.warehouse import export_marts, refresh_lake_views, warehouse_path
 from assets.lake import LakeResource
+from assets.registry import load_contracts
 
 CITY_MODEL = DbtProject(project_dir=DBT_DIR)
 OWNER = "team:city-model"
@@ -37,6 +38,23 @@ def dbt_resource() -> DbtCliResource:
 # without make parses once here.
 if not CITY_MODEL.manifest_path.exists():
     dbt_resource().cli(["parse"], target_path=CITY_MODEL.target_path).wait()
+
+
+def history_specs() -> list[dg.AssetSpec]:
+    """`bronze/<id>_history`: every state of records that change state, written by the bronze
+    asset `bronze/<id>` alongside the current state (the closed loop reads it)."""
+    return [
+        dg.AssetSpec(
+            ["bronze", f"{c.id}_history"],
+            deps=[bronze_key(c)],
+            group_name=c.unit,
+            description=f"Every state of {c.id} as delivered; written by bronze/{c.id}.",
+            kinds={"delta"},
+            tags={"layer": "bronze_history"},
+        )
+        for c in load_contracts()
+        if c.settings.update_semantics == "upsert"
+    ]
 
 
 class CityModelTranslator(DagsterDbtTranslator):

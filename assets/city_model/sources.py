@@ -63,6 +63,7 @@ def source_tables(contract: Contract) -> list[dict]:
     history = {
         **current,
         "name": f"{contract.id}_history",
+        "meta": {**current["meta"], "dagster": {"asset_key": ["bronze", f"{contract.id}_history"]}},
         "description": f"Every state of {contract.id} as delivered (one row per key and version).",
     }
     return [current, history]
