@@ -168,3 +168,22 @@ def test_vital_sign_counts_agree_with_the_planted_incidents(built) -> None:
         assert found == expected, indicator
         checked += 1
     assert checked >= 15
+
+
+def test_muck_truck_cases_find_exactly_the_planted_violations(built) -> None:
+    """Every truck the simulator made break the rules has a case of that kind (one case, every
+    department concerned), and no lawful truck has one."""
+    lake, truth, _ = built
+    kinds = {
+        "no_permit": "muck.no_permit",
+        "off_route": "muck.off_route",
+        "uncovered": "video.muck_truck_uncovered",
+    }
+    trucks = pd.read_csv(truth / "muck_trucks.csv")
+    planted = {(t.plate, kinds[t.behaviour]) for t in trucks.itertuples() if t.behaviour in kinds}
+    with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
+        cases = db.sql(
+            "SELECT plate, event_type, departments_notified FROM marts.mart_muck_truck_case"
+        ).df()
+    assert set(zip(cases["plate"], cases["event_type"], strict=True)) == planted
+    assert all("greening" in d and "traffic_police" in d for d in cases["departments_notified"])
