@@ -81,7 +81,34 @@ def checks_section(data: dict) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"simulator": simulator_section, "ingest": ingest_section, "checks": checks_section}
+def city_model_section(data: dict) -> str:
+    """Each day's city-model build against the first day's."""
+    lines = [
+        "## City model, day by day (`python -m bench city_model`)",
+        "",
+        f"A simulated city (scale {data['scale']}) delivered one day at a time for {data['days']} "
+        f"days: each day's files ingested, then `dbt build` for that day (incremental models "
+        f"rebuild that day and the one before). Baseline: {data['baseline']}.",
+        "",
+        f"Build time ratio, day 7 / day 1: **{data['ratio_day_7']}**; "
+        f"day {data['days']} / day 1: **{data['ratio_last_day']}**.",
+        "",
+        "| day | ingest s | build s | build peak MB |",
+        "|---:|---:|---:|---:|",
+    ]
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['day']} | {r['ingest_s']:.1f} | {r['build_s']:.1f} | {r['build_peak_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+SECTIONS = {
+    "simulator": simulator_section,
+    "ingest": ingest_section,
+    "checks": checks_section,
+    "city_model": city_model_section,
+}
 
 
 def write_page(machine: str) -> Path:
