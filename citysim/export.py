@@ -80,6 +80,8 @@ class Exporter:
         frame = batch.frame.reset_index(drop=True)
         if spec.file_format not in DOCUMENT_FORMATS or spec.file_format == "open311_json":
             frame = self.row_dirt(batch.system, frame, spec, rng)
+        if frame.empty and spec.file_format in TEXT_FORMATS and batch.path not in self.files:
+            return  # nothing to deliver: a unit sends no empty export
         record = self.files.setdefault(batch.path, FileRecord(batch.system, batch.path))
         self.today[batch.path] = None
         target = self.out / batch.path

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import codecs
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from blake3 import blake3
 
 CHUNK = 4 << 20
 
@@ -24,9 +24,15 @@ class FileScan:
     longest_line: int = 0  # bytes: sizes the CSV reader's blocks
 
 
+def new_digest() -> blake3:
+    """The content hash: BLAKE3 (256-bit, cryptographic), about 5x SHA-256's speed here, and
+    the hash is all a re-delivered file costs."""
+    return blake3()
+
+
 def content_hash(path: Path) -> tuple[str, int]:
-    """SHA-256 of the bytes and the size: all a re-delivered file costs."""
-    digest, size = hashlib.sha256(), 0
+    """The content hash of the bytes (hex) and the size."""
+    digest, size = new_digest(), 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
@@ -40,7 +46,7 @@ def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None)
     UTF-8 is taken when every byte decodes as UTF-8 or the file starts with a UTF-8 BOM;
     otherwise GB18030 (a superset of GBK), the legacy Chinese encoding.
     """
-    digest = None if known_hash else hashlib.sha256()
+    digest = None if known_hash else new_digest()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     is_utf8, size, nul_offset, head = True, 0, None, b""
     longest, line_start = 0, 0
