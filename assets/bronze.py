@@ -109,6 +109,9 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
                 **totals,
                 "path": dg.MetadataValue.path(lake.table("bronze", contract.id)),
                 "quarantine": dg.MetadataValue.path(lake.table("quarantine", contract.id)),
+                "data_docs": dg.MetadataValue.path(
+                    lake.uri("quality", "data_docs", contract.id, "index.html")
+                ),
                 "schema_warnings": "; ".join(warnings) or "none",
                 EVENT_DATES: ", ".join(sorted({str(d) for r in results for d in r.event_dates})),
             }

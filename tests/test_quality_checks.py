@@ -78,6 +78,10 @@ def test_conforming_load_passes_critical_checks_and_downstream_runs(lake) -> Non
     assert {r["check"] for r in history} >= {"quality_code_in_set", "meter_reading_monotone"}
     assert all(r["table"] == "meter_readings_gas" for r in history)
     docs = Path(lake.uri("quality", "data_docs", "meter_readings_gas", "index.html"))
+    [loaded] = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.path[0] == "bronze"
+    ]
+    assert loaded.materialization.metadata["data_docs"].value == str(docs)
     assert docs.exists() and "meter_readings_gas" in docs.read_text(encoding="utf-8")
 
 

@@ -22,5 +22,5 @@ select
     event_date
 from {{ source('bronze', 'alarms_110') }}
 qualify row_number() over (
-    partition by "alarm_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "alarm_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -22,5 +22,5 @@ select
     event_date
 from {{ source('bronze', 'ambulance_120') }}
 qualify row_number() over (
-    partition by "dispatch_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "dispatch_id" order by _ingested_at desc, _source_line desc
 ) = 1

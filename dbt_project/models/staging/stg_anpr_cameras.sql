@@ -15,5 +15,5 @@ select
     event_date
 from {{ source('bronze', 'anpr_cameras') }}
 qualify row_number() over (
-    partition by "camera_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "camera_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -15,5 +15,5 @@ select
     event_date
 from {{ source('bronze', 'anpr_reads') }}
 qualify row_number() over (
-    partition by "read_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "read_id" order by _ingested_at desc, _source_line desc
 ) = 1

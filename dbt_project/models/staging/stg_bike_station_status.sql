@@ -14,5 +14,5 @@ select
     event_date
 from {{ source('bronze', 'bike_station_status') }}
 qualify row_number() over (
-    partition by "operator", "station_id", "last_reported" order by _ingested_at desc, _source_line desc
+    partition by event_date, "operator", "station_id", "last_reported" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -14,5 +14,5 @@ select
     event_date
 from {{ source('bronze', 'bike_vehicle_status') }}
 qualify row_number() over (
-    partition by "operator", "vehicle_id", "last_updated" order by _ingested_at desc, _source_line desc
+    partition by event_date, "operator", "vehicle_id", "last_updated" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -15,5 +15,5 @@ select
     event_date
 from {{ source('bronze', 'delivery_orders') }}
 qualify row_number() over (
-    partition by "order_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "order_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -20,5 +20,5 @@ select
     event_date
 from {{ source('bronze', 'fire_calls_119') }}
 qualify row_number() over (
-    partition by "call_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "call_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -19,5 +19,5 @@ select
     event_date
 from {{ source('bronze', 'flats') }}
 qualify row_number() over (
-    partition by "flat_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "flat_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -19,5 +19,5 @@ select
     event_date
 from {{ source('bronze', 'grid_cases') }}
 qualify row_number() over (
-    partition by "case_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "case_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -14,5 +14,5 @@ select
     event_date
 from {{ source('bronze', 'group_rental_inspections') }}
 qualify row_number() over (
-    partition by "inspection_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "inspection_id" order by _ingested_at desc, _source_line desc
 ) = 1

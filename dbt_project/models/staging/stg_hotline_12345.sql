@@ -22,5 +22,5 @@ select
     event_date
 from {{ source('bronze', 'hotline_12345') }}
 qualify row_number() over (
-    partition by "service_request_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "service_request_id" order by _ingested_at desc, _source_line desc
 ) = 1

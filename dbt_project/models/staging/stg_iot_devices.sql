@@ -17,5 +17,5 @@ select
     event_date
 from {{ source('bronze', 'iot_devices') }}
 qualify row_number() over (
-    partition by "device_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "device_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -13,5 +13,5 @@ select
     event_date
 from {{ source('bronze', 'iot_readings') }}
 qualify row_number() over (
-    partition by "device_id", "observed_at", "metric" order by _ingested_at desc, _source_line desc
+    partition by event_date, "device_id", "observed_at", "metric" order by _ingested_at desc, _source_line desc
 ) = 1

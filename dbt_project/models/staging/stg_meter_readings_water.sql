@@ -13,5 +13,5 @@ select
     event_date
 from {{ source('bronze', 'meter_readings_water') }}
 qualify row_number() over (
-    partition by "meter_id", "read_at" order by _ingested_at desc, _source_line desc
+    partition by event_date, "meter_id", "read_at" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -16,5 +16,5 @@ select
     event_date
 from {{ source('bronze', 'metro_faults') }}
 qualify row_number() over (
-    partition by "fault_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "fault_id" order by _ingested_at desc, _source_line desc
 ) = 1

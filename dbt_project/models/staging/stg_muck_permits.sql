@@ -17,5 +17,5 @@ select
     event_date
 from {{ source('bronze', 'muck_permits') }}
 qualify row_number() over (
-    partition by "permit_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "permit_id" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -13,5 +13,5 @@ select
     event_date
 from {{ source('bronze', 'muck_truck_gps') }}
 qualify row_number() over (
-    partition by "plate", "gps_at" order by _ingested_at desc, _source_line desc
+    partition by event_date, "plate", "gps_at" order by _ingested_at desc, _source_line desc
 ) = 1

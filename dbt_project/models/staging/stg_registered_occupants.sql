@@ -16,5 +16,5 @@ select
     event_date
 from {{ source('bronze', 'registered_occupants') }}
 qualify row_number() over (
-    partition by "person_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "person_id" order by _ingested_at desc, _source_line desc
 ) = 1

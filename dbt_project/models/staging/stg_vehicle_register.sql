@@ -15,5 +15,5 @@ select
     event_date
 from {{ source('bronze', 'vehicle_register') }}
 qualify row_number() over (
-    partition by "plate" order by _ingested_at desc, _source_line desc
+    partition by event_date, "plate" order by _ingested_at desc, _source_line desc
 ) = 1

@@ -18,5 +18,5 @@ select
     event_date
 from {{ source('bronze', 'video_ai_events') }}
 qualify row_number() over (
-    partition by "event_id" order by _ingested_at desc, _source_line desc
+    partition by event_date, "event_id" order by _ingested_at desc, _source_line desc
 ) = 1
