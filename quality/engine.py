@@ -105,32 +105,12 @@ class DuckDBChecks:
         docs_dir: Path | None = None,
     ) -> list[Outcome]:
         """Run the rules as one GE validation over `scope_sql`; build Data Docs if asked."""
-        gx = self.gx
         # A view, not a copy: each expectation's query streams the Delta partitions in scope,
         # reading only its columns (measured faster and leaner than copying them into DuckDB).
         self.db.execute(f"CREATE OR REPLACE TEMP VIEW {SCOPE_VIEW} AS {scope_sql}")
         failed = {rule.name: error for rule in rules if (error := self.preflight(rule))}
         runnable = [rule for rule in rules if rule.name not in failed]
-        asset = self.source.add_query_asset(name=table.name, query=f"SELECT * FROM {SCOPE_VIEW}")
-        batch = asset.add_batch_definition_whole_table("scope")
-        suite = self.context.suites.add(gx.ExpectationSuite(name=f"bronze.{table.name}"))
-        for rule in runnable:
-            suite.add_expectation(expectation(gx, rule))
-        definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=table.name, data=batch, suite=suite)
-        )
-        actions = []
-        if docs_dir is not None:
-            self.add_docs_site(docs_dir)
-            actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs"))
-        checkpoint = self.context.checkpoints.add(
-            gx.Checkpoint(
-                name=table.name,
-                validation_definitions=[definition],
-                actions=actions,
-                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE},
-            )
-        )
+        checkpoint = self.checkpoint(table, runnable, docs_dir)
         result = checkpoint.run()
         (validation,) = result.run_results.values()
         by_rule = {r.expectation_config.meta["rule"]: r for r in validation.results}
@@ -141,6 +121,30 @@ class DuckDBChecks:
                 continue
             outcomes.append(outcome(rule, by_rule[rule.name]))
         return outcomes
+
+    def checkpoint(self, table: TableSpec, rules: list[Rule], docs_dir: Path | None) -> Any:
+        """A GE checkpoint: the suite of `rules` over the scope view, Data Docs if asked."""
+        gx = self.gx
+        asset = self.source.add_query_asset(name=table.name, query=f"SELECT * FROM {SCOPE_VIEW}")
+        batch = asset.add_batch_definition_whole_table("scope")
+        suite = self.context.suites.add(gx.ExpectationSuite(name=f"bronze.{table.name}"))
+        for rule in rules:
+            suite.add_expectation(expectation(gx, rule))
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=table.name, data=batch, suite=suite)
+        )
+        actions = []
+        if docs_dir is not None:
+            self.add_docs_site(docs_dir)
+            actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs"))
+        return self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=table.name,
+                validation_definitions=[definition],
+                actions=actions,
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE},
+            )
+        )
 
     def preflight(self, rule: Rule) -> str | None:
         """Why an SQL rule cannot run here (a missing reference table, a column of the wrong

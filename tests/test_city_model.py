@@ -4,6 +4,7 @@ real Dagster run on a simulated city, and the unified events agree with the simu
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 import dagster as dg
 import duckdb
@@ -17,6 +18,8 @@ from assets.ingest.ingest import ingest_landing
 from assets.lake import LakeResource
 from assets.reference_tables import reference_assets
 from assets.registry import load_contracts
+from citysim.config import RunConfig
+from citysim.generate import generate
 from tests.ingest_support import table
 
 EVENT_SOURCES = (
@@ -187,3 +190,32 @@ def test_muck_truck_cases_find_exactly_the_planted_violations(built) -> None:
         ).df()
     assert set(zip(cases["plate"], cases["event_type"], strict=True)) == planted
     assert all("greening" in d and "traffic_police" in d for d in cases["departments_notified"])
+
+
+def test_a_simulated_week_builds_in_one_dagster_run(tmp_path) -> None:
+    """Seven days delivered, then the whole model built for the week as one partition range."""
+    cfg = RunConfig(
+        scale=0.002, days=7, seed=5, dirt_rate=0.01, out=tmp_path / "lake" / "landing",
+        truth_out=tmp_path / "truth",
+    )  # fmt: skip
+    generate(cfg, progress=False)
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    assert dg.materialize(reference_assets, resources={"lake": lake}).success
+    for contract in load_contracts():
+        ingest_landing(contract, lake, "week")
+    last = cfg.start + timedelta(days=6)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [city_model],
+            instance=instance,
+            resources={"lake": lake, "dbt": dbt_resource()},
+            tags={
+                "dagster/asset_partition_range_start": cfg.start.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat(),
+            },
+        )
+    assert result.success
+    with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
+        days = db.sql("SELECT count(DISTINCT event_date) FROM marts.fct_city_event").fetchall()
+        signs = db.sql("SELECT count(DISTINCT sign_date) FROM marts.mart_vital_signs_daily")
+        assert days[0][0] >= 7 and signs.fetchall()[0][0] >= 7
