@@ -93,7 +93,10 @@ def city_model_section(data: dict) -> str:
         f"Build time ratio, day 7 / day 1: **{data['ratio_day_7']}**; "
         f"day {data['days']} / day 1: **{data['ratio_last_day']}**.",
         "",
-        "| day | ingest s | build s | build peak MB |",
+        "Peak MB is the largest `dbt build` process up to that day (the children's high-water "
+        "mark), so it can only rise.",
+        "",
+        "| day | ingest s | build s | build peak MB so far |",
         "|---:|---:|---:|---:|",
     ]
     for r in data["runs"]:

@@ -215,6 +215,12 @@ def test_a_simulated_week_builds_in_one_dagster_run(tmp_path) -> None:
             },
         )
     assert result.success
+    built_days = {
+        e.partition
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "fct_city_event"
+    }
+    assert len(built_days) == 7 and max(built_days) == last.isoformat()
     with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
         days = db.sql("SELECT count(DISTINCT event_date) FROM marts.fct_city_event").fetchall()
         signs = db.sql("SELECT count(DISTINCT sign_date) FROM marts.mart_vital_signs_daily")

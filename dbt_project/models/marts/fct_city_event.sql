@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='event_date') }}
 -- 多平台合一: every event from 110, 119, 120, 12345, grid inspection, IoT alarms, video AI and
 -- metro faults in one shape, placed at every level of the area hierarchy. Built for the
 -- delivery days of a run (macros/days_built.sql); the days rebuilt replace their rows.

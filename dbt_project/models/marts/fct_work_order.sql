@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_id',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='order_id') }}
 -- The closed loop (闭环): each hotline and grid work order with its lifecycle, the department it
 -- is routed to, and its times to dispatch, to handle and to close against the SLA of its type
 -- and circumstance. A run rebuilds the orders whose state changed on the days it builds.

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='balance_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='balance_date') }}
 -- Shared bikes: supply and demand per street/town, operator and hour (bikes and docks free at
 -- each station's last report of the hour), stations empty or full, and an imbalance alert
 -- addressed to the operator and to the street's sub-centre when a quarter of its stations or

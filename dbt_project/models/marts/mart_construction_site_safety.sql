@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='event_date') }}
 -- Construction sites: per site and day, what the video AI saw (workers without helmets, open
 -- fire) and the muck-truck cases of the trucks the site's permits name, with a risk level.
 with video as (

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='event_date') }}
 -- Dispatch recommendations for alarms no work order carries (IoT, video AI, 110/119/120): the
 -- department that leads, those that co-operate, the level that acts, and the time by which it
 -- must respond. Risk scores (group rentals, cloned plates) join this when they exist.

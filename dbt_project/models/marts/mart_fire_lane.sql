@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='event_date') }}
 -- Fire lanes (消防通道): per geomagnetic sensor and day, the readings that found the lane
 -- occupied, when first and last, and who must clear it (the property company leads, with the
 -- sub-centre) within the 5-minute response.

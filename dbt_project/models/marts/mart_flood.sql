@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='event_date') }}
 -- Flood (防汛): per street/town and hour, the heaviest rain and the highest water level its
 -- sensors read, and an alert when the water stands at 40 cm or more, or at 20 cm while it rains
 -- 20 mm an hour or more.

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='received_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='received_date') }}
 -- 12345 hotline: complaints per street/town, day and type, their rank in the street that day,
 -- and surges: a day with at least 3 complaints of a type and twice its average of the 7 days
 -- before.

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='case_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='case_date') }}
 -- Muck trucks (渣土车): one case per truck, day and violation - no valid permit, off the
 -- approved route, loaded without a cover (from the truck's cover sensor or the video AI) -
 -- pushed to every department concerned at once (一案多查): the lead and the co-operating

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='event_date') }}
 -- Road icing (道路结冰): per road-temperature sensor and hour, the lowest surface temperature
 -- and whether the road may ice (at or below 2 °C) or has frozen (at or below 0 °C).
 select

@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='sign_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='sign_date') }}
 -- 城市体征, daily: every vital sign per street/town and day (counts summed, measures at their
 -- worst hour), its status, and the actual population from the register.
 with indicators as (

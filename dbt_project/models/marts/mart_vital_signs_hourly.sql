@@ -1,9 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='sign_date',
-    on_schema_change='fail'
-) }}
+{{ config(materialized='incremental', unique_key='sign_date') }}
 -- 城市体征, hourly: every vital sign for every street/town and hour of the days built, with its
 -- status against the indicator's thresholds (normal / attention / alarm). Hours with no event
 -- count 0; measures with no reading are null (normal).
