@@ -153,3 +153,17 @@ def test_csv_with_a_bom_and_parquet_ingest(lake) -> None:
     )
     [result] = ingest(lake, power)
     assert result.rows_loaded == 2, reasons(lake, "meter_readings_power")
+
+
+def test_only_the_folders_a_pattern_reaches_are_walked(tmp_path) -> None:
+    from assets.ingest.landing import pattern_bases
+
+    for rel in ("hotline/hotline_12345/requests_1.json", "bike_operators/a/1/x.json", "x/y.csv"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    patterns = ["hotline/hotline_12345/requests_*.json", "hotline/*/other_*.json"]
+    assert pattern_bases(tmp_path, patterns) == [tmp_path / "hotline"]
+    assert pattern_bases(tmp_path, ["bike_operators/{operator}/*/x.json"]) == [
+        tmp_path / "bike_operators"
+    ]
+    assert pattern_bases(tmp_path, ["missing/*.csv"]) == []

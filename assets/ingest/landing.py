@@ -18,15 +18,33 @@ TOKEN = re.compile(r"^\{([a-z_]+)\}$")
 
 
 def landing_files(root: Path, contract: Contract) -> list[tuple[Path, str]]:
-    """(path, path relative to the landing root) of every file the contract's patterns match."""
-    if not root.exists():
-        return []
-    found = []
-    for path in root.rglob("*"):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not path.name.startswith(".") and contract.settings.matches(rel):
-            found.append((path, rel))
-    return sorted(found, key=lambda item: item[1])
+    """(path, path relative to the landing root) of every file the contract's patterns match.
+
+    Only the folders a pattern can reach are walked (its leading fixed folders), not the whole
+    landing zone: the zone holds every unit's files of every day."""
+    found = {}
+    for base in pattern_bases(root, contract.settings.landing_patterns):
+        for path in base.rglob("*"):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and not path.name.startswith(".") and contract.settings.matches(rel):
+                found[rel] = path
+    return sorted(((path, rel) for rel, path in found.items()), key=lambda item: item[1])
+
+
+def pattern_bases(root: Path, patterns: list[str]) -> list[Path]:
+    """The existing folders under `root` where the patterns start to vary."""
+    bases = []
+    for pattern in patterns:
+        parts = PurePosixPath(pattern).parts[:-1]  # the last part names files
+        fixed = []
+        for part in parts:
+            if any(ch in part for ch in "*?[{"):
+                break
+            fixed.append(part)
+        base = root.joinpath(*fixed)
+        if base.is_dir() and not any(base.is_relative_to(b) for b in bases):
+            bases = [b for b in bases if not b.is_relative_to(base)] + [base]
+    return bases
 
 
 def path_constants(contract: Contract, rel: str) -> dict[str, str]:
