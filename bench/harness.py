@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -26,6 +26,7 @@ class Measure:
     seconds: float
     peak_mb: float
     rows: int = 0
+    extra: dict[str, float] = field(default_factory=dict)  # a step's own figures
 
     @property
     def rows_per_s(self) -> float:

@@ -47,12 +47,11 @@ iot as (
     select
         'iot_readings:' || r.device_id || ':' || strftime(r.observed_at, '%Y%m%d%H%M%S')
             || ':' || r.metric,
-        'iot_readings', m.event_type, r.observed_at, d.lon, d.lat, d.street_code, d.grid_cell,
+        'iot_readings', m.event_type, r.observed_at, r.lon, r.lat, r.street_code, r.grid_cell,
         null, case when m.event_type in ('iot.smoke_alarm', 'iot.gas_alarm') then 1 else 2 end,
         'open', null, null, null, r.event_date
-    from {{ ref('stg_iot_readings') }} as r
+    from {{ ref('int_iot_readings') }} as r
     join {{ ref('iot_alarm_types') }} as m using (metric)
-    left join {{ ref('stg_iot_devices') }} as d using (device_id)
     where r.alarm and {{ days_built('r.event_date') }}
 ),
 

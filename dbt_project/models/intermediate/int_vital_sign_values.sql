@@ -23,10 +23,9 @@ event_counts as (
 ),
 
 sensor_readings as (
-    select d.street_code, date_trunc('hour', r.observed_at) as hour, r.metric, r.value
-    from {{ ref('stg_iot_readings') }} as r
-    join {{ ref('stg_iot_devices') }} as d using (device_id)
-    where d.street_code is not null and {{ days_built('r.event_date') }}
+    select street_code, date_trunc('hour', observed_at) as hour, metric, value
+    from {{ ref('int_iot_readings') }}
+    where street_code is not null and {{ days_built() }}
 ),
 
 sensor_measures as (
@@ -40,15 +39,6 @@ sensor_measures as (
     group by s.street_code, s.hour, i.indicator, i.worse
 ),
 
-stations as (
-    select operator, station_id, a.street_code
-    from {{ ref('stg_bike_station_information') }} as s
-    join {{ ref('int_grid_index') }} as g
-        on g.ix = cast(floor((s.lon - g.lon0) / g.dlon) as bigint)
-        and g.iy = cast(floor((s.lat - g.lat0) / g.dlat) as bigint)
-    join {{ ref('dim_area') }} as a using (grid_cell)
-),
-
 bike_imbalance as (
     -- A station is out of balance in an hour when it had no bike or no free dock to offer.
     select
@@ -59,7 +49,7 @@ bike_imbalance as (
             where b.num_bikes_available = 0 or b.num_docks_available = 0
         ) as value
     from {{ ref('stg_bike_station_status') }} as b
-    join stations as st using (operator, station_id)
+    join {{ ref('int_bike_stations') }} as st using (operator, station_id)
     where {{ days_built('b.event_date') }}
     group by all
 )

@@ -14,13 +14,9 @@ with reports as (
 ),
 
 placed as (
-    select r.*, a.street_code
+    select r.*, s.street_code
     from reports as r
-    join {{ ref('stg_bike_station_information') }} as s using (operator, station_id)
-    join {{ ref('int_grid_index') }} as g
-        on g.ix = cast(floor((s.lon - g.lon0) / g.dlon) as bigint)
-        and g.iy = cast(floor((s.lat - g.lat0) / g.dlat) as bigint)
-    join {{ ref('dim_area') }} as a using (grid_cell)
+    join {{ ref('int_bike_stations') }} as s using (operator, station_id)
 )
 
 select

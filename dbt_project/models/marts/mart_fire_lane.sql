@@ -3,10 +3,10 @@
 -- occupied, when first and last, and who must clear it (the property company leads, with the
 -- sub-centre) within the 5-minute response.
 select
-    d.device_id,
-    d.site_name,
-    d.street_code,
-    d.grid_cell,
+    r.device_id,
+    r.site_name,
+    r.street_code,
+    r.grid_cell,
     r.event_date,
     count(*) as blocked_readings,
     min(r.observed_at) as first_blocked_at,
@@ -14,8 +14,7 @@ select
     any_value(t.lead_department) as lead_department,
     any_value(t.cooperating_departments) as cooperating_departments,
     any_value(t.respond_minutes) as respond_minutes
-from {{ ref('stg_iot_readings') }} as r
-join {{ ref('stg_iot_devices') }} as d using (device_id)
+from {{ ref('int_iot_readings') }} as r
 join {{ ref('dim_event_type') }} as t on t.event_type = 'iot.fire_lane_blocked'
-where r.metric = 'occupied' and r.alarm and {{ days_built('r.event_date') }}
-group by d.device_id, d.site_name, d.street_code, d.grid_cell, r.event_date
+where r.is_registered and r.metric = 'occupied' and r.alarm and {{ days_built('r.event_date') }}
+group by r.device_id, r.site_name, r.street_code, r.grid_cell, r.event_date

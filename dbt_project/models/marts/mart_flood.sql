@@ -3,10 +3,9 @@
 -- sensors read, and an alert when the water stands at 40 cm or more, or at 20 cm while it rains
 -- 20 mm an hour or more.
 with readings as (
-    select d.street_code, r.event_date, date_trunc('hour', r.observed_at) as hour, r.metric, r.value
-    from {{ ref('stg_iot_readings') }} as r
-    join {{ ref('stg_iot_devices') }} as d using (device_id)
-    where r.metric in ('rain_mm', 'water_level_cm') and {{ days_built('r.event_date') }}
+    select street_code, event_date, date_trunc('hour', observed_at) as hour, metric, value
+    from {{ ref('int_iot_readings') }}
+    where is_registered and metric in ('rain_mm', 'water_level_cm') and {{ days_built() }}
 ),
 
 hourly as (
