@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 from deltalake import DeltaTable
 
 from assets.lake import LakeResource
@@ -55,3 +56,30 @@ def duckdb_scan(
     return DuckDBScan(
         f"(SELECT * FROM {view}{where})", {view: table.to_pyarrow_dataset(partitions=filters)}
     )
+
+
+def attach_tables(
+    con: duckdb.DuckDBPyConnection, lake: LakeResource, tables: list[tuple[str, str]]
+) -> None:
+    """Views `<zone>.<name>` over the current snapshot of each Delta table, in `con`.
+
+    Raises FileNotFoundError naming every table that is not in the lake yet."""
+    scans = {(zone, name): duckdb_scan(lake, zone, name) for zone, name in tables}
+    missing = [f"{zone}/{name}" for (zone, name), scan in scans.items() if scan is None]
+    if missing:
+        raise FileNotFoundError(
+            f"not in the lake {lake.root}: {', '.join(missing)} (materialise them first)"
+        )
+    for (zone, name), scan in scans.items():
+        for view, data in scan.arrow.items():
+            con.register(view, data)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {zone}")
+        con.execute(f"CREATE OR REPLACE VIEW {zone}.{name} AS SELECT * FROM {scan.sql}")
+
+
+def connect_lake(lake: LakeResource, tables: list[tuple[str, str]]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views over `tables`, in the city's time zone."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'; SET enable_progress_bar = false")
+    attach_tables(con, lake, tables)
+    return con

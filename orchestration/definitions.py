@@ -7,6 +7,8 @@ from assets.bronze_checks import bronze_quality_checks
 from assets.city_model.dbt_assets import city_model, history_specs
 from assets.maintenance import compact_and_vacuum, maintenance_schedule
 from assets.reference_tables import reference_assets
+from assets.risk.evaluation import risk_evaluation
+from assets.risk.risk_assets import risk_assets
 from orchestration.resources import resources
 from orchestration.sensors import landing_sensor
 
@@ -17,7 +19,15 @@ ingest_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*reference_assets, *bronze_assets, *history_specs(), city_model, compact_and_vacuum],
+    assets=[
+        *reference_assets,
+        *bronze_assets,
+        *history_specs(),
+        city_model,
+        *risk_assets,
+        risk_evaluation,
+        compact_and_vacuum,
+    ],
     asset_checks=bronze_quality_checks,
     jobs=[ingest_job],
     schedules=[maintenance_schedule],

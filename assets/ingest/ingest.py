@@ -476,17 +476,18 @@ def groups(files: list[tuple[Path, str]]) -> Iterator[list[tuple[Path, str]]]:
 
 @dataclass(frozen=True)
 class LedgerState:
-    """What the ledger knows of a system: hashes taken in (with their first path), every path."""
+    """What the ledger knows of a system: hashes taken in (with their first path), and every
+    (path, size) seen. A file re-sent under a known name with a new size is read again."""
 
     hashes: dict[str, str]
-    paths: set[str]
+    paths: set[tuple[str, int]]
 
 
 def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = None) -> LedgerState:
     """Read the system's ledger rows (small: one row per delivered file)."""
     table = read_table(
         ledger_uri,
-        ["content_hash", "path", "status"],
+        ["content_hash", "path", "size_bytes", "status"],
         pc.field("system") == system,
         storage_options,
     )
@@ -494,7 +495,7 @@ def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = No
         return LedgerState({}, set())
     rows = table.to_pylist()
     taken = {r["content_hash"]: r["path"] for r in rows if r["status"] != "duplicate"}
-    return LedgerState(taken, {r["path"] for r in rows})
+    return LedgerState(taken, {(r["path"], r["size_bytes"]) for r in rows})
 
 
 def ingest_landing(
@@ -516,7 +517,7 @@ def ingest_landing(
         files = [
             (p, rel)
             for p, rel in landing_files(lake.landing_root, contract)
-            if (only is None or rel in only) and rel not in seen_paths
+            if (only is None or rel in only) and (rel, p.stat().st_size) not in seen_paths
         ]
         results: list[FileResult] = []
         for group in groups(files):

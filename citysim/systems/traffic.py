@@ -98,7 +98,7 @@ def drives(
     secs = np.concatenate(
         [start_s[:, None], start_s[:, None] + np.cumsum(hop / speed + dwell + 20, axis=1)], axis=1
     )
-    return cam, np.minimum(secs, 86399).astype(np.int64)
+    return cam, secs.astype(np.int64)  # reads past midnight belong to no day: callers drop them
 
 
 def anpr_reads(day: Day) -> Iterator[Batch]:
@@ -156,7 +156,10 @@ def reads_frame(
     colours: np.ndarray,
     counter: int,
 ) -> pd.DataFrame:
-    """Plate reads as the camera platform records them, OCR misreads included."""
+    """Plate reads as the camera platform records them, OCR misreads included; a drive that runs
+    past midnight is cut there (clamping its reads to 23:59:59 would teleport the car)."""
+    today = secs < 86400
+    cam, secs, plates, makes, colours = (a[today] for a in (cam, secs, plates, makes, colours))
     rng, n = day.rng, len(cam)
     bad = rng.random(n) < OCR_MISREAD_RATE
     plates = plates.astype(object)
