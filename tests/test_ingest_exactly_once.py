@@ -44,6 +44,18 @@ def test_a_redelivered_file_is_ingested_once(lake) -> None:
     assert table(lake, "ledger", "files").num_rows == 3
 
 
+def test_a_corrected_file_resent_under_its_name_is_read_again(lake) -> None:
+    """A unit re-sends yesterday's file, corrected, under the same name: it is new content, so
+    it loads whole (staging keeps each key's latest load); it used to be skipped by its name."""
+    gas = contract("meter_readings_gas")
+    deliver(lake, GAS.format("20261116"), gas_file(0, 50))
+    assert [r.rows_loaded for r in ingest(lake, gas)] == [50]
+    deliver(lake, GAS.format("20261116"), gas_file(0, 60))
+    [again] = ingest(lake, gas)
+    assert (again.status, again.rows_read, again.rows_loaded) == ("loaded", 60, 60)
+    assert ingest(lake, gas) == []  # and a re-run finds nothing new
+
+
 def test_duplicate_rows_within_a_file_go_to_quarantine(lake) -> None:
     body = gas_file(0, 3)
     deliver(lake, GAS.format("20261116"), body + body.splitlines(keepends=True)[2])

@@ -1,9 +1,10 @@
 """The DuckDB warehouse dbt builds in: its views over the lake, and its marts copied to gold.
 
-Before each dbt build, `refresh_lake_views` points the `bronze` and `reference` schemas at the
-current snapshot of every Delta table (through the one DuckDB reader, `assets.delta_scan`); a
-table not loaded yet is an empty view with the contract's columns, so the model builds on a
-partial lake. After it, `export_marts` writes each mart to `gold/<mart>` as Delta for sharing.
+Before each dbt build, `refresh_lake_views` points the `bronze`, `reference` and `risk`
+schemas at the current snapshot of every Delta table (through the one DuckDB reader,
+`assets.delta_scan`); a table not loaded yet is an empty view with its columns (from its
+contract or its risk schema), so the model builds on a partial lake. After it, `export_marts`
+writes each mart to `gold/<mart>` as Delta for sharing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from deltalake import write_deltalake
 
 from assets.city_model.sources import DBT_TYPES
@@ -18,6 +20,8 @@ from assets.delta_scan import duckdb_scan
 from assets.lake import LakeResource
 from assets.reference_tables import REFERENCE_TABLES
 from assets.registry import Contract, load_contracts
+from assets.risk.risk_assets import RISK_OUTPUTS
+from assets.risk.store import ZONE, stored_schema
 
 LINEAGE_TYPES = {
     "_source_file": "varchar",
@@ -48,8 +52,16 @@ def empty_view_sql(contract: Contract) -> str:
     return f"(SELECT {', '.join(columns)} WHERE false)"
 
 
+def empty_arrow_sql(schema: pa.Schema) -> str:
+    """A typed, empty stand-in for a Delta table written from Arrow (the risk results)."""
+    empty = duckdb.from_arrow(schema.empty_table())
+    pairs = zip(empty.columns, empty.types, strict=True)
+    columns = [f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in pairs]
+    return f"(SELECT {', '.join(columns)} WHERE false)"
+
+
 def lake_views(lake: LakeResource, contracts: list[Contract]) -> dict[str, str]:
-    """`schema.view` -> the SQL it selects from, for every bronze and reference table."""
+    """`schema.view` -> the SQL it selects from, for every bronze, reference and risk table."""
     views = {}
     for c in contracts:
         names = [c.id] + ([f"{c.id}_history"] if c.settings.update_semantics == "upsert" else [])
@@ -61,6 +73,9 @@ def lake_views(lake: LakeResource, contracts: list[Contract]) -> dict[str, str]:
         if scan is None:
             raise ValueError(f"reference/{name} is not materialised: run the reference assets")
         views[f"reference.{name}"] = scan.sql
+    for name, schema in RISK_OUTPUTS.items():
+        scan = duckdb_scan(lake, ZONE, name)
+        views[f"{ZONE}.{name}"] = scan.sql if scan else empty_arrow_sql(stored_schema(schema))
     return views
 
 
@@ -68,7 +83,8 @@ def refresh_lake_views(lake: LakeResource, contracts: list[Contract] | None = No
     """Point the warehouse's `bronze` and `reference` views at the lake's current snapshots."""
     views = lake_views(lake, contracts if contracts is not None else load_contracts())
     with duckdb.connect(str(warehouse_path(lake))) as db:
-        db.execute("CREATE SCHEMA IF NOT EXISTS bronze; CREATE SCHEMA IF NOT EXISTS reference")
+        for schema in ("bronze", "reference", ZONE):
+            db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for name, sql in views.items():
             db.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {sql}")
     return len(views)

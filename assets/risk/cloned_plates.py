@@ -178,6 +178,7 @@ SUSPECTS_SCHEMA = pa.schema(
         ("score", pa.float64()),
     ]
 )
+OUTPUT_SCHEMA = SUSPECTS_SCHEMA.append(pa.field("model_version", pa.string()))
 
 
 def detect_clones(

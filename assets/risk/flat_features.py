@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import duckdb
 import pyarrow as pa
 
 from assets.delta_scan import connect_lake
@@ -181,7 +182,12 @@ def window_params(as_of: date, days: int) -> dict[str, object]:
 def flat_features(lake: LakeResource, as_of: date, days: int) -> pa.Table:
     """Every flat's features over the `days` days that end with `as_of`."""
     with connect_lake(lake, INPUTS) as con:
-        return con.sql(features_sql(), params=window_params(as_of, days)).to_arrow_table()
+        return features_in(con, as_of, days)
+
+
+def features_in(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> pa.Table:
+    """The features, from the `bronze.*` tables or views of `con`."""
+    return con.sql(features_sql(), params=window_params(as_of, days)).to_arrow_table()
 
 
 def inspections_last_year(lake: LakeResource, as_of: date) -> int:

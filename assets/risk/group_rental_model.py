@@ -100,6 +100,25 @@ def reason_values(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+SCORES_SCHEMA = pa.schema(
+    [
+        ("flat_id", pa.string()),
+        ("street_code", pa.string()),
+        ("committee_code", pa.string()),
+        ("grid_cell", pa.string()),
+        ("score", pa.float64()),
+        ("probability", pa.float64()),
+        ("anomaly_score", pa.float64()),
+        ("rank", pa.int64()),
+        ("reason_codes", pa.list_(pa.string())),
+        ("reasons", pa.list_(pa.string())),
+        ("last_inspection_outcome", pa.string()),
+        ("in_capacity", pa.bool_()),
+        ("model_version", pa.string()),
+    ]
+)
+
+
 @dataclass
 class FittedModel:
     """What was fitted, and how well it did on the labelled flats."""
@@ -196,21 +215,4 @@ def score(frame: pd.DataFrame, model: FittedModel) -> pd.DataFrame:
 
 def as_arrow(scores: pd.DataFrame) -> pa.Table:
     """Scores as Arrow with explicit list types (pandas alone would guess them per batch)."""
-    schema = pa.schema(
-        [
-            ("flat_id", pa.string()),
-            ("street_code", pa.string()),
-            ("committee_code", pa.string()),
-            ("grid_cell", pa.string()),
-            ("score", pa.float64()),
-            ("probability", pa.float64()),
-            ("anomaly_score", pa.float64()),
-            ("rank", pa.int64()),
-            ("reason_codes", pa.list_(pa.string())),
-            ("reasons", pa.list_(pa.string())),
-            ("last_inspection_outcome", pa.string()),
-            ("in_capacity", pa.bool_()),
-            ("model_version", pa.string()),
-        ]
-    )
-    return pa.Table.from_pandas(scores, schema=schema, preserve_index=False)
+    return pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False)

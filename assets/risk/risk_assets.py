@@ -176,3 +176,10 @@ def cloned_plate_suspects(
 
 
 risk_assets = [group_rental_scores, cloned_plate_suspects]
+
+# What each model writes under `risk/` (as_of_date added by the store): the city model reads
+# them for dispatch, and sees empty tables of these columns before a model has run.
+RISK_OUTPUTS = {
+    "group_rental_scores": gr.SCORES_SCHEMA,
+    "cloned_plate_suspects": cloned_plates.OUTPUT_SCHEMA,
+}

@@ -21,9 +21,15 @@ ZONE = "risk"
 AS_OF = "as_of_date"
 
 
+def stored_schema(schema: pa.Schema) -> pa.Schema:
+    """A result's schema as stored: with its as-of day."""
+    return schema.append(pa.field(AS_OF, pa.date32()))
+
+
 def write_results(lake: LakeResource, name: str, table: pa.Table, as_of: date) -> str:
     """Replace the `as_of` partition of `risk/<name>` with `table`; the table's location."""
-    table = table.append_column(AS_OF, pa.array([as_of] * table.num_rows, pa.date32()))
+    day = pa.array([as_of] * table.num_rows, pa.date32())
+    table = table.append_column(stored_schema(table.schema).field(AS_OF), day)
     uri = lake.table(ZONE, name)
     write_deltalake(
         uri,
