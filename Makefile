@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 export DAGSTER_HOME   := $(CURDIR)/.dagster_home
 export CITYBRAIN_LAKE ?= $(CURDIR)/lake
 export PYTHONPATH     := $(CURDIR)
+export CITYBRAIN_TRUTH ?= $(CURDIR)/truth
 
 SCALE ?= 0.01
 DAYS  ?= 2
@@ -47,8 +48,8 @@ demo: install dagster-home simulate
 	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:reference/*'
 	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'tag:layer=bronze' \
 		--partition $(TODAY)
-	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:city_model/*' \
-		--partition-range $(START)...$(LAST)
+	$(BIN)/dagster asset materialize -m orchestration.definitions \
+		--select 'key:risk/* or key:city_model/*' --partition-range $(START)...$(LAST)
 	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:maintenance/*'
 	@echo ""
 	@echo "CityBrain demo is ready."
@@ -58,6 +59,7 @@ demo: install dagster-home simulate
 	@echo "  check results:         $(CITYBRAIN_LAKE)/quality/check_results (Delta, every check run)"
 	@echo "  data docs:             $(CITYBRAIN_LAKE)/quality/data_docs/<system>/index.html"
 	@echo "  city model (DuckDB):   $(CITYBRAIN_LAKE)/warehouse/citybrain.duckdb (marts also in gold/)"
+	@echo "  risk scores:           $(CITYBRAIN_LAKE)/risk/ (model cards in risk/models/, figures in risk/evaluation)"
 	@echo "  simulator truth:       $(CURDIR)/truth   (evaluation only)"
 	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000"
 
