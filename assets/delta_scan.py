@@ -9,6 +9,8 @@ object stores (DuckDB's `httpfs` is a download too) are read through `deltalake`
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ from deltalake import DeltaTable
 from assets.lake import LakeResource
 
 NEEDS_DELTA_READER = {"deletionVectors", "columnMapping"}
+MEMORY_LIMIT = "2GB"
 
 
 @dataclass
@@ -77,9 +80,20 @@ def attach_tables(
         con.execute(f"CREATE OR REPLACE VIEW {zone}.{name} AS SELECT * FROM {scan.sql}")
 
 
-def connect_lake(lake: LakeResource, tables: list[tuple[str, str]]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with views over `tables`, in the city's time zone."""
+@functools.cache
+def spill_folder() -> tempfile.TemporaryDirectory:
+    """Where this process's DuckDB connections spill (removed when the process ends)."""
+    return tempfile.TemporaryDirectory(prefix="citybrain-duckdb-")
+
+
+def connect_lake(
+    lake: LakeResource, tables: list[tuple[str, str]], memory_limit: str = MEMORY_LIMIT
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views over `tables`, in the city's time zone; sorts,
+    windows and joins beyond `memory_limit` spill to disk, so memory does not grow with data."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'; SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{spill_folder().name}'")
     attach_tables(con, lake, tables)
     return con

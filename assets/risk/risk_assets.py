@@ -38,6 +38,11 @@ class ClonedPlateConfig(dg.Config):
     window_days: int = 7
 
 
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    """A risk table's columns, for the asset's schema tab."""
+    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
+
+
 def as_of_day(context: dg.AssetExecutionContext) -> date:
     """The last day of the run's partition (range): the day the window ends."""
     return date.fromisoformat(context.partition_key_range.end)
@@ -84,6 +89,7 @@ def group_rental_card(
     partitions_def=DELIVERY_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     tags={"layer": "risk", "max_tier": "L3"},
+    metadata={"dagster/column_schema": column_schema(gr.SCORES_SCHEMA)},
     description="群租风险: every flat's score, rank and top reasons, from meters, door access, "
     "deliveries and complaints against its register and peers; the top k (the inspection "
     "capacity) go to dispatch.",
@@ -139,6 +145,7 @@ def top_table(top: pd.DataFrame) -> str:
     partitions_def=DELIVERY_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     tags={"layer": "risk", "max_tier": "L3"},
+    metadata={"dagster/column_schema": column_schema(cloned_plates.OUTPUT_SCHEMA)},
     description="套牌车嫌疑: plates read at two cameras faster than any road allows, again or on "
     "a car the register does not describe; each with its reads, cameras and implied speeds.",
 )
