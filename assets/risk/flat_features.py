@@ -188,14 +188,3 @@ def flat_features(lake: LakeResource, as_of: date, days: int) -> pa.Table:
 def features_in(con: duckdb.DuckDBPyConnection, as_of: date, days: int) -> pa.Table:
     """The features, from the `bronze.*` tables or views of `con`."""
     return con.sql(features_sql(), params=window_params(as_of, days)).to_arrow_table()
-
-
-def inspections_last_year(lake: LakeResource, as_of: date) -> int:
-    """Inspections made in the year up to `as_of`: what the inspectors can do in a year."""
-    with connect_lake(lake, [("bronze", "group_rental_inspections")]) as con:
-        params = window_params(as_of, 365)
-        return con.sql(
-            "select count(distinct inspection_id) from bronze.group_rental_inspections "
-            "where inspected_at >= cast($day_from as timestamptz) and inspected_at < $window_end",
-            params={"day_from": params["day_from"], "window_end": params["window_end"]},
-        ).fetchall()[0][0]
