@@ -214,6 +214,15 @@ def test_inspection_outcomes_train_a_calibrated_model() -> None:
     assert unseen["probability"].min() > scores["probability"].median()
 
 
+def test_the_fewest_labels_that_train_a_model_are_enough() -> None:
+    """Five confirmed flats: five folds of metrics, each with its own calibration folds."""
+    frame = synthetic_features(np.random.default_rng(6), normal=500, crowded=10)
+    frame.loc[500:504, "last_outcome"] = gr.POSITIVE
+    frame.loc[0:30, "last_outcome"] = gr.NEGATIVE
+    model = gr.fit(frame)
+    assert model.mode == "supervised" and model.metrics["confirmed"] == 5
+
+
 def test_too_few_labels_stay_unsupervised() -> None:
     frame = synthetic_features(np.random.default_rng(5), normal=500, crowded=10)
     frame.loc[500:502, "last_outcome"] = gr.POSITIVE

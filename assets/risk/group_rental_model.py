@@ -150,12 +150,15 @@ def fit(frame: pd.DataFrame) -> FittedModel:
     if len(counts) < 2 or counts.min() < MIN_LABELS_PER_CLASS:
         return model
     xs = x.assign(anomaly=-anomaly.score_samples(x))
-    folds = StratifiedKFold(n_splits=min(5, int(counts.min())), shuffle=True, random_state=SEED)
+    # Metrics from held-out folds; inside each, calibration folds of its own (3, so that a fold
+    # of a small label set still has a few of each class).
+    outer = StratifiedKFold(n_splits=min(5, int(counts.min())), shuffle=True, random_state=SEED)
+    inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=SEED)
     base = make_pipeline(
         StandardScaler(), LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
     )
-    classifier = CalibratedClassifierCV(base, method="sigmoid", cv=folds)
-    held_out = cross_val_predict(classifier, xs[known], y[known], cv=folds, method="predict_proba")
+    classifier = CalibratedClassifierCV(base, method="sigmoid", cv=inner)
+    held_out = cross_val_predict(classifier, xs[known], y[known], cv=outer, method="predict_proba")
     model.mode = "supervised"
     model.classifier = classifier.fit(xs[known], y[known])
     model.explainer = base.fit(xs[known], y[known])
