@@ -34,10 +34,16 @@ class Feature:
     reason: str  # Chinese text, formatted with the flat's feature row
 
 
+def log_above_one(ratio: pd.Series) -> pd.Series:
+    """log(ratio) where the ratio exceeds 1, else 0; missing data gives no evidence."""
+    return np.log(ratio.where(ratio > 1)).fillna(0.0)
+
+
 def log_excess(frame: pd.DataFrame, measure: str) -> pd.Series:
-    """log(measure / peer median), shortfalls as 0; missing data gives no evidence."""
-    ratio = frame[measure] / frame[f"{measure}_peer"].where(frame[f"{measure}_peer"] > 0)
-    return np.log(ratio).clip(lower=0).fillna(0.0)
+    """log(measure / peer median), shortfalls as 0."""
+    return log_above_one(
+        frame[measure] / frame[f"{measure}_peer"].where(frame[f"{measure}_peer"] > 0)
+    )
 
 
 FEATURES = [
@@ -65,8 +71,8 @@ def feature_matrix(frame: pd.DataFrame) -> pd.DataFrame:
             "night_share_excess": (frame["night_share"] - frame["night_share_peer"])
             .clip(lower=0)
             .fillna(0.0),
-            "weekend_excess": np.log(frame["weekend_ratio"]).clip(lower=0).fillna(0.0),
-            "growth": np.log(frame["growth"]).clip(lower=0).fillna(0.0),
+            "weekend_excess": log_above_one(frame["weekend_ratio"]),
+            "growth": log_above_one(frame["growth"]),
             "cards_over_register": (frame["distinct_cards"] - frame["registered"]).clip(lower=0),
             "entries_vs_peers": log_excess(frame, "entries_pp"),
             "deliveries_vs_peers": log_excess(frame, "deliveries_pp"),
