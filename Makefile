@@ -8,6 +8,11 @@ export DAGSTER_HOME   := $(CURDIR)/.dagster_home
 export CITYBRAIN_LAKE ?= $(CURDIR)/lake
 export PYTHONPATH     := $(CURDIR)
 export CITYBRAIN_TRUTH ?= $(CURDIR)/truth
+# The key that tokenises shared columns: made once per checkout in .secrets/ (never committed).
+SHARE_KEY_FILE := .secrets/share_key
+export CITYBRAIN_SHARE_KEY ?= $(shell test -s $(SHARE_KEY_FILE) || \
+	(mkdir -p .secrets && umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $(SHARE_KEY_FILE)); \
+	cat $(SHARE_KEY_FILE))
 
 SCALE ?= 0.01
 DAYS  ?= 2
@@ -50,6 +55,7 @@ demo: install dagster-home simulate
 		--partition $(TODAY)
 	$(BIN)/dagster asset materialize -m orchestration.definitions \
 		--select 'key:risk/* or key:city_model/*' --partition-range $(START)...$(LAST)
+	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:shares/*'
 	$(BIN)/dagster asset materialize -m orchestration.definitions --select 'key:maintenance/*'
 	@echo ""
 	@echo "CityBrain demo is ready."

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from pyarrow import fs
 
 DEFAULT_ROOT = "lake"
 ROOT_ENV = "CITYBRAIN_LAKE"
@@ -45,3 +46,11 @@ class LakeResource(dg.ConfigurableResource):
     def from_env(cls) -> LakeResource:
         """The lake named by $CITYBRAIN_LAKE, else ./lake."""
         return cls(root=os.environ.get(ROOT_ENV, DEFAULT_ROOT))
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write a file (a model, a card, a manifest) to a local or object-store location."""
+    filesystem, path = fs.FileSystem.from_uri(uri)
+    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with filesystem.open_output_stream(path) as out:
+        out.write(data)

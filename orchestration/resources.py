@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import dagster as dg
+
 from assets.city_model.dbt_assets import dbt_resource
 from assets.lake import LakeResource
+from assets.sharing.share_assets import KEY_ENV, ShareKeyResource
 
 
 def resources() -> dict[str, object]:
     """Every resource the assets use, by key."""
-    return {"lake": LakeResource.from_env(), "dbt": dbt_resource()}
+    return {
+        "lake": LakeResource.from_env(),
+        "dbt": dbt_resource(),
+        "share_key": ShareKeyResource(key=dg.EnvVar(KEY_ENV)),
+    }

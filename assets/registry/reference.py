@@ -4,6 +4,7 @@ taxonomy, tiers and consumers. Validated on load; errors name the file and the f
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assets.registry.errors import ContractError
 from assets.registry.loader import CONTRACTS_DIR, field_path, read_yaml
@@ -65,6 +66,42 @@ class Consumer(Strict):
     kind: str = Field(pattern="^(district_centre|department|sub_centre)$")
     clearance: Tier
     jurisdiction: str = Field(pattern=r"^(district|ST\d{2})$")
+
+
+class TierRule(Strict):
+    """A tier (tiers.yaml): what happens to its columns above a consumer's clearance."""
+
+    code: Tier
+    name_zh: str
+    name_en: str
+    description: str
+    above_clearance: str = Field(pattern="^(keep|drop|tokenise)$")
+
+
+class ShareSchema(Strict):
+    """A schema of a share: tables of the lake's gold or risk zone, by `<zone>/<name>`."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    tables: list[str] = Field(min_length=1)
+
+    @field_validator("tables")
+    @classmethod
+    def lake_tables(cls, tables: list[str]) -> list[str]:
+        """Each table is `gold/<mart>` or `risk/<model>`, named once."""
+        for table in tables:
+            if not re.fullmatch(r"(gold|risk)/[a-z][a-z0-9_]*", table):
+                raise ValueError(f"{table!r} is not gold/<name> or risk/<name>")
+        if len({t.split("/")[1] for t in tables}) != len(tables):
+            raise ValueError("two tables of one schema share a name")
+        return tables
+
+
+class Grant(Strict):
+    """A share granted to one consumer: its schemas and their tables."""
+
+    share: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    consumer: str
+    schemas: list[ShareSchema] = Field(min_length=1)
 
 
 def parse_rows(path: Path, key: str, model: type[BaseModel]) -> list[Any]:
@@ -130,6 +167,33 @@ class Reference:
             "consumers.yaml", "jurisdiction", [c.jurisdiction for c in consumers], streets
         )
         return consumers
+
+    @cached_property
+    def tiers(self) -> dict[Tier, TierRule]:
+        """The four tiers (tiers.yaml), by code."""
+        rules = parse_rows(self.root / "tiers.yaml", "tiers", TierRule)
+        if sorted(r.code for r in rules) != sorted(Tier):
+            raise ContractError(self.root / "tiers.yaml", "tiers", "must define L1, L2, L3, L4")
+        return {r.code: r for r in rules}
+
+    @cached_property
+    def grants(self) -> list[Grant]:
+        """Grants (consumers.yaml `grants:`); each names a known consumer and a unique share."""
+        grants = parse_rows(self.root / "consumers.yaml", "grants", Grant)
+        known = {c.code for c in self.consumers}
+        self.must_know("consumers.yaml", "grants.consumer", [g.consumer for g in grants], known)
+        shares = [g.share for g in grants]
+        if len(set(shares)) != len(shares):
+            twice = sorted({s for s in shares if shares.count(s) > 1})[0]
+            raise ContractError(self.root / "consumers.yaml", "grants.share", f"{twice!r} twice")
+        return grants
+
+    def consumer(self, code: str) -> Consumer:
+        """One consumer by code."""
+        for c in self.consumers:
+            if c.code == code:
+                return c
+        raise KeyError(f"no consumer {code!r} in consumers.yaml")
 
     def typed_csv(self, name: str) -> pa.Table:
         """A reference CSV as an Arrow table with numbers typed (for the lake's copy)."""

@@ -21,6 +21,7 @@ from assets.risk.store import save_model, write_results
 
 OWNERS = ["risk-models@citybrain.local"]
 PUBLIC_SHARE_OF_FLATS = 4872 / 1_026_667  # Pudong, 2019: group rentals found over all flats
+PUBLIC = ("street_code", "committee_code", "grid_cell", "as_of_date")
 GROUP_RENTALS = dg.AssetKey(["risk", "group_rental_scores"])
 CLONED_PLATES = dg.AssetKey(["risk", "cloned_plate_suspects"])
 
@@ -187,4 +188,13 @@ risk_assets = [group_rental_scores, cloned_plate_suspects]
 RISK_OUTPUTS = {
     "group_rental_scores": gr.SCORES_SCHEMA,
     "cloned_plate_suspects": cloned_plates.OUTPUT_SCHEMA,
+}
+# Their columns' tiers: a flat (room-level address) and a plate are personal (L3); reasons and
+# evidence quote numbers, cameras and read ids, none of them personal; area codes are public.
+RISK_TIERS = {
+    name: {
+        column: "L3" if column in ("flat_id", "plate") else "L1" if column in PUBLIC else "L2"
+        for column in schema.names
+    }
+    for name, schema in RISK_OUTPUTS.items()
 }

@@ -13,9 +13,8 @@ import joblib
 import pyarrow as pa
 from blake3 import blake3
 from deltalake import write_deltalake
-from pyarrow import fs
 
-from assets.lake import LakeResource
+from assets.lake import LakeResource, write_bytes
 
 ZONE = "risk"
 AS_OF = "as_of_date"
@@ -41,14 +40,6 @@ def write_results(lake: LakeResource, name: str, table: pa.Table, as_of: date) -
         storage_options=lake.storage_options,
     )
     return uri
-
-
-def write_bytes(uri: str, data: bytes) -> None:
-    """Write a file to a local or object-store location."""
-    filesystem, path = fs.FileSystem.from_uri(uri)
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with filesystem.open_output_stream(path) as out:
-        out.write(data)
 
 
 @dataclass(frozen=True)
