@@ -128,7 +128,9 @@ def publish_grant(lake: LakeResource, grant: Grant, key: str) -> dict:
     with connect_lake(lake, sources) as con:
         for schema in grant.schemas:
             for table in schema.tables:
-                tables.append(publish_table(con, lake, grant.share, schema.name, table, consumer, key))
+                tables.append(
+                    publish_table(con, lake, grant.share, schema.name, table, consumer, key)
+                )
     manifest = {
         "share": grant.share,
         "consumer": consumer.code,

@@ -55,7 +55,9 @@ def share_asset(grant: Grant) -> dg.AssetsDefinition:
                     if c["action"] != "keep"
                 )
                 or "none",
-                "manifest": dg.MetadataValue.path(lake.uri("shares", grant.share, "_manifest.json")),
+                "manifest": dg.MetadataValue.path(
+                    lake.uri("shares", grant.share, "_manifest.json")
+                ),
             }
         )
 
