@@ -9,7 +9,6 @@ from assets.maintenance import compact_and_vacuum, maintenance_schedule
 from assets.reference_tables import reference_assets
 from assets.risk.evaluation import risk_evaluation
 from assets.risk.risk_assets import risk_assets
-from assets.sharing.share_assets import share_assets
 from orchestration.resources import resources
 from orchestration.sensors import landing_sensor
 

@@ -24,10 +24,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     """One run per (system, delivery day) with new files; the run key hashes their contents."""
     ledger = lake.table("ledger", "files")
     for contract in load_contracts():
-        taken = ledger_state(ledger, contract.id, lake.storage_options).paths
+        state = ledger_state(ledger, contract.id, lake.storage_options)
         by_day: dict[str, list[tuple[str, str]]] = {}
         for path, rel in landing_files(lake.landing_root, contract):
-            if rel not in taken:
+            if state.is_new(path, rel):
                 digest, _ = content_hash(path)
                 by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
         for day, files in sorted(by_day.items()):

@@ -482,6 +482,10 @@ class LedgerState:
     hashes: dict[str, str]
     paths: set[tuple[str, int]]
 
+    def is_new(self, path: Path, rel: str) -> bool:
+        """Whether the landed file at `path` (`rel` in landing) is not in the ledger as it is."""
+        return (rel, path.stat().st_size) not in self.paths
+
 
 def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = None) -> LedgerState:
     """Read the system's ledger rows (small: one row per delivered file)."""
@@ -513,11 +517,11 @@ def ingest_landing(
     job = SystemIngest(contract, lake, run_id)
     with system_lock(lake, contract.id):
         state = ledger_state(job.ledger, contract.id, lake.storage_options)
-        known, seen_paths = state.hashes, state.paths
+        known = state.hashes
         files = [
             (p, rel)
             for p, rel in landing_files(lake.landing_root, contract)
-            if (only is None or rel in only) and (rel, p.stat().st_size) not in seen_paths
+            if (only is None or rel in only) and state.is_new(p, rel)
         ]
         results: list[FileResult] = []
         for group in groups(files):
