@@ -20,7 +20,7 @@ SEED  ?= 1
 START ?= 2026-11-16
 LAST  := $(shell date -d "$(START) + $(DAYS) days - 1 day" +%F)
 
-.PHONY: demo test ui bench lint format install dagster-home simulate clean
+.PHONY: demo test ui share-server profiles bench lint format install dagster-home simulate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ $(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o
 	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
 
 install: $(STAMP) $(MANIFEST)
+
+# The official Delta Sharing client pins pandas<3 and pyarrow<=23 (DESIGN.md 6): its own venv,
+# used by the sharing tests and benchmark to read from our server as departments do.
+SHARING_CLIENT := .venv-sharing/bin/python
+$(SHARING_CLIENT):
+	$(PYTHON) -m venv .venv-sharing
+	PYTHONPATH= .venv-sharing/bin/pip install --quiet 'delta-sharing==1.4.2'
 
 # Dagster keeps runs and events here; telemetry off (no phoning home).
 dagster-home:
@@ -69,11 +76,21 @@ demo: install dagster-home simulate
 	@echo "  simulator truth:       $(CURDIR)/truth   (evaluation only)"
 	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000"
 
-test: install dagster-home
+test: install dagster-home $(SHARING_CLIENT)
 	$(BIN)/python -m pytest -q
 
+# The Dagster UI on :3000 and the Delta Sharing server on :8080, stopped together.
 ui: install dagster-home
+	$(BIN)/python -m apps.share_server --port 8080 & SERVER=$$!; \
+	trap "kill $$SERVER" EXIT INT TERM; \
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+share-server: install
+	$(BIN)/python -m apps.share_server --port 8080
+
+# A token and a profile file per consumer with a grant, in profiles/ (keep them like passwords).
+profiles: install
+	$(BIN)/python -m assets.sharing.recipients issue --all --out profiles
 
 bench: install dagster-home
 	$(BIN)/python -m bench

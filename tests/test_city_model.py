@@ -3,13 +3,11 @@ real Dagster run on a simulated city, and the unified events agree with the simu
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import dagster as dg
 import duckdb
 import pandas as pd
-import pytest
 
 from assets.city_model.dbt_assets import CITY_MODEL, city_model, dbt_resource
 from assets.city_model.sources import generated_files
@@ -57,26 +55,6 @@ def loaded_ids(lake: LakeResource, system: str) -> set[str]:
     key = next(c for c in load_contracts() if c.id == system).primary_key[0]
     rows = table(lake, "bronze", system)
     return set(rows.column(key).to_pylist()) if rows.num_rows else set()
-
-
-@pytest.fixture(scope="module")
-def built(small_city, tmp_path_factory):
-    """The small city ingested, then the city model built for its last day in a Dagster run."""
-    landing, truth, _ = small_city
-    root = tmp_path_factory.mktemp("city_model") / "lake"
-    shutil.copytree(landing, root / "landing")
-    lake = LakeResource(root=str(root))
-    assert dg.materialize(reference_assets, resources={"lake": lake}).success
-    for contract in load_contracts():
-        ingest_landing(contract, lake, "sim")
-    incidents = pd.read_csv(truth / "incidents.csv")
-    started = pd.to_datetime(incidents["started_at"]).dt.tz_convert("Asia/Shanghai")
-    result = dg.materialize(
-        [city_model],
-        partition_key=str(started.max().date()),
-        resources={"lake": lake, "dbt": dbt_resource()},
-    )
-    return lake, truth, result
 
 
 def test_dbt_build_runs_inside_dagster_and_writes_gold(built) -> None:
