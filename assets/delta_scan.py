@@ -10,6 +10,7 @@ object stores (DuckDB's `httpfs` is a download too) are read through `deltalake`
 from __future__ import annotations
 
 import functools
+import re
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,7 @@ def duckdb_scan(
                 f"(SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
                 f"union_by_name = true){where})"
             )
-    view = f"delta_{zone}_{name}" + ("_partitions" if filters else "")
+    view = re.sub(r"\W", "_", f"delta_{zone}_{name}") + ("_partitions" if filters else "")
     return DuckDBScan(
         f"(SELECT * FROM {view}{where})", {view: table.to_pyarrow_dataset(partitions=filters)}
     )

@@ -68,6 +68,17 @@ def test_a_sub_centre_gets_only_its_street(shared) -> None:
     assert versions["fct_city_event"] == DeltaTable(lake.table("gold", "fct_city_event")).version()
 
 
+def test_analysts_get_a_read_only_view_set_per_share(shared) -> None:
+    lake = shared
+    path = Path(lake.uri("sharing", "views", "st01_city.duckdb"))
+    with duckdb.connect(str(path), read_only=True) as db:
+        count = db.sql("SELECT count(*), min(street_code) FROM events.fct_city_event").fetchall()
+        with pytest.raises(duckdb.Error):
+            db.execute("CREATE TABLE events.mine AS SELECT 1")
+    published = table(lake, "shares", "st01_city/events/fct_city_event")
+    assert count == [(published.num_rows, "ST01")]
+
+
 def test_columns_above_clearance_are_tokenised_and_still_join(shared) -> None:
     lake = shared
     greening = table(lake, "shares", "greening_muck/muck/mart_muck_truck_case").to_pandas()

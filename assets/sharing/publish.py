@@ -1,5 +1,6 @@
 """Publishing a grant: each table of a share, masked to the consumer's clearance and cut to its
-jurisdiction, written as Delta to `shares/<share>/<schema>/<table>`, with a manifest.
+jurisdiction, written as Delta to `shares/<share>/<schema>/<table>`, with a manifest and, for
+analysts inside the centre, a read-only DuckDB view set.
 
 Above the clearance a column is handled as its tier says (tiers.yaml): kept, dropped, or
 tokenised - a keyed SHA-256 of the value, the same for the same value in every table and share
@@ -13,11 +14,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 from deltalake import DeltaTable, write_deltalake
 
-from assets.delta_scan import connect_lake
+from assets.delta_scan import connect_lake, duckdb_scan
 from assets.lake import LakeResource, write_bytes
 from assets.registry import Tier
 from assets.registry.reference import Consumer, Grant, Reference
@@ -143,4 +145,30 @@ def publish_grant(lake: LakeResource, grant: Grant, key: str) -> dict:
         lake.uri(ZONE, grant.share, "_manifest.json"),
         json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
     )
+    if lake.is_local:
+        manifest["view_set"] = str(write_view_set(lake, grant))
     return manifest
+
+
+def write_view_set(lake: LakeResource, grant: Grant) -> Path:
+    """A read-only DuckDB file for analysts inside the centre: one view per table of the share,
+    over its published snapshot (`sharing/views/<share>.duckdb`, rebuilt at each publish)."""
+    if not lake.is_local:
+        raise ValueError("view sets are DuckDB files: they live on a local lake")
+    path = Path(lake.uri("sharing", "views", f"{grant.share}.duckdb"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as db:
+        for schema in grant.schemas:
+            db.execute(f"CREATE SCHEMA {schema.name}")
+            for table in schema.tables:
+                name = table.split("/")[1]
+                scan = duckdb_scan(lake, ZONE, f"{grant.share}/{schema.name}/{name}")
+                # Parquet files make a view; a table read through Arrow (no files yet, or a
+                # reader feature DuckDB lacks) is copied, since Arrow objects do not persist.
+                kind = "TABLE" if scan.arrow else "VIEW"
+                for view, data in scan.arrow.items():
+                    db.register(view, data)
+                db.execute(f"CREATE {kind} {schema.name}.{name} AS SELECT * FROM {scan.sql}")
+    path.chmod(0o444)  # analysts read; only the next publish replaces it
+    return path
