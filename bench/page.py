@@ -135,12 +135,38 @@ def risk_section(data: dict) -> str:
     )
 
 
+def sharing_section(data: dict) -> str:
+    """The official client through our server against a direct read; concurrent clients."""
+    return "\n".join(
+        [
+            "## Sharing (`python -m bench sharing`)",
+            "",
+            f"The official `delta-sharing` client (1.4.2, its own venv) `load_as_pandas` of a "
+            f"{data['rows']:,}-row share through `apps/share_server`, against {data['baseline']}. "
+            f"Goal: {data['goal']}.",
+            "",
+            "| rows | direct s | direct peak MB | through the server s | client peak MB "
+            "| throughput ratio |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {data['rows']:,} | {data['direct_s']:.2f} | {data['direct_peak_mb']} "
+            f"| {data['served_s']:.2f} | {data['served_peak_mb']} "
+            f"| **{data['throughput_ratio']}** |",
+            "",
+            f"{data['clients']} clients at once, each loading a {data['client_rows']:,}-row table: "
+            f"**{data['client_errors']} errors**, {data['client_rows_ok']} complete reads, "
+            f"{data['clients_wall_s']:.1f} s wall; the server's peak memory "
+            f"{data['server_peak_mb']} MB.",
+        ]
+    )
+
+
 SECTIONS = {
     "simulator": simulator_section,
     "ingest": ingest_section,
     "checks": checks_section,
     "city_model": city_model_section,
     "risk": risk_section,
+    "sharing": sharing_section,
 }
 
 
