@@ -55,6 +55,20 @@ def manifest(lake, share: str) -> dict:
     return json.loads(Path(lake.uri("shares", share, "_manifest.json")).read_text())
 
 
+def test_column_tiers_are_traced_through_the_models(shared) -> None:
+    """The build traced the granted marts: a value derived from a plate is L3, a count of
+    complaints is L1 (aggregated), a column marked declassified takes its declared tier."""
+    lake = shared
+    traced = json.loads(Path(lake.uri("gold", "_column_tiers.json")).read_text())
+    muck, hotline = traced["mart_muck_truck_case"], traced["mart_hotline_complaints"]
+    assert muck["case_id"] == {"tier": "L3", "how": "lineage"}  # plate || date || type
+    assert muck["plate"] == {"tier": "L3", "how": "lineage"}
+    assert hotline["complaints"] == {"tier": "L1", "how": "lineage"}
+    assert muck["points"]["tier"] == "L2" and muck["points"]["how"].startswith("declassified")
+    work = traced["fct_work_order"]
+    assert sum(c["how"] == "lineage" for c in work.values()) == len(work)
+
+
 def test_a_sub_centre_gets_only_its_street(shared) -> None:
     lake = shared
     events = table(lake, "shares", "st01_city/events/fct_city_event").to_pandas()

@@ -8,6 +8,7 @@ delivery day (the partition, passed to dbt as `day`); marts are then copied to `
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ from assets.city_model.sources import DBT_DIR
 from assets.city_model.warehouse import export_marts, refresh_lake_views, warehouse_path
 from assets.lake import LakeResource
 from assets.registry import load_contracts
+from assets.sharing.tiers import record_column_tiers
 
 CITY_MODEL = DbtProject(project_dir=DBT_DIR)
 OWNER = "team:city-model"
@@ -107,6 +109,11 @@ def city_model(
     if context.has_partition_key_range or context.has_partition_key:
         keys = context.partition_key_range  # one day is a range of one
         days = {"day_from": keys.start, "day_to": keys.end}
-    yield from dbt.cli(["build", "--vars", json.dumps(days)], context=context).stream()
-    counts = export_marts(lake, mart_names(set(context.selected_asset_keys)))
+    invocation = dbt.cli(["build", "--vars", json.dumps(days)], context=context)
+    yield from invocation.stream()
+    marts = mart_names(set(context.selected_asset_keys))
+    counts = export_marts(lake, marts)
     context.log.info(f"gold: {counts}")
+    traced = record_column_tiers(lake, invocation.target_path / "manifest.json", marts)
+    context.log.info(f"column tiers traced through lineage for {traced}")
+    shutil.rmtree(invocation.target_path, ignore_errors=True)  # one folder per build otherwise

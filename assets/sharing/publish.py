@@ -40,10 +40,15 @@ class ColumnPlan:
 
 
 def column_plans(
-    zone: str, name: str, types: dict[str, str], clearance: Tier, reference: Reference
+    zone: str,
+    name: str,
+    types: dict[str, str],
+    clearance: Tier,
+    reference: Reference,
+    lake: LakeResource | None = None,
 ) -> list[ColumnPlan]:
     """Per column of `zone/name` (column -> DuckDB type): keep, drop or tokenise."""
-    tiers = table_tiers(zone, name, list(types))
+    tiers = table_tiers(zone, name, list(types), lake)
     plans = []
     for column, kind in types.items():
         tier = tiers[column]
@@ -85,7 +90,7 @@ def publish_table(
             f"{table} has no {AREA}: it cannot be limited to {consumer.jurisdiction} for "
             f"{consumer.code}; grant it only to district-wide consumers"
         )
-    plans = column_plans(zone, name, types, consumer.clearance, Reference())
+    plans = column_plans(zone, name, types, consumer.clearance, Reference(), lake)
     params = {"key": key} if any(p.action == "tokenise" for p in plans) else {}
     if consumer.jurisdiction != "district":
         params["area"] = consumer.jurisdiction

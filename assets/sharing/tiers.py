@@ -1,10 +1,11 @@
 """The tier of every column a share can publish, carried from the contracts through dbt lineage.
 
-A mart column takes the highest tier of the columns of the same name in the sources it is built
-from (walking dbt's manifest down to the bronze and risk sources, whose columns carry their
-contract's or model's tier). A column with no namesake upstream (a count, a renamed or derived
-value) takes the tier the mart declares (`meta.tier`), and a column declared `declassified` in
-its `meta` (with the reason) takes the tier it declares. Risk tables' tiers are set by the models
+Marts: each city-model build traces the columns of the granted marts through their SQL
+(`assets.sharing.lineage`) and keeps the result in `gold/_column_tiers.json`. Before a mart has
+been traced, a column takes the highest tier of the columns of the same name in the sources it
+is built from (walking dbt's manifest down to the bronze and risk sources), or the tier the mart
+declares (`meta.tier`) where no namesake exists. A column declared `declassified` in its `meta`
+(with the reason) takes the tier it declares. Risk tables' tiers are set by the models
 (`RISK_TIERS`).
 """
 
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 
+from assets.lake import LakeResource, write_bytes
 from assets.registry import Tier
 from assets.risk.risk_assets import RISK_TIERS
+
+TIERS_FILE = ("gold", "_column_tiers.json")
 
 PROJECT = "citybrain"
 
@@ -73,8 +78,51 @@ def mart_tiers(mart: str, columns: list[str]) -> dict[str, Tier]:
     return tiers
 
 
-def table_tiers(zone: str, name: str, columns: list[str]) -> dict[str, Tier]:
-    """The tier of each column of `gold/<mart>` or `risk/<model>`."""
+def granted_marts() -> set[str]:
+    """The marts some grant shares."""
+    from assets.registry.reference import Reference
+
+    return {t.split("/")[1] for g in Reference().grants for s in g.schemas for t in s.tables
+            if t.startswith("gold/")}  # fmt: skip
+
+
+def record_column_tiers(lake: LakeResource, build_manifest: Path, marts: list[str]) -> list[str]:
+    """Trace the granted marts among `marts` through the build's SQL; merge into the lake's
+    tiers file. The marts traced."""
+    from deltalake import DeltaTable
+
+    from assets.sharing.lineage import column_tiers
+
+    wanted = {
+        m: [
+            f.name
+            for f in DeltaTable(lake.table("gold", m), storage_options=lake.storage_options)
+            .schema()
+            .fields
+        ]
+        for m in sorted(set(marts) & granted_marts())
+    }
+    if not wanted or not build_manifest.exists():
+        return []
+    recorded = read_recorded(lake)
+    recorded.update(column_tiers(build_manifest, wanted))
+    write_bytes(lake.uri(*TIERS_FILE), json.dumps(recorded, indent=2).encode())
+    return sorted(wanted)
+
+
+def read_recorded(lake: LakeResource) -> dict[str, dict]:
+    """The traced tiers the lake keeps (empty before the first build)."""
+    path = Path(lake.uri(*TIERS_FILE))
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def table_tiers(
+    zone: str, name: str, columns: list[str], lake: LakeResource | None = None
+) -> dict[str, Tier]:
+    """The tier of each column of `gold/<mart>` or `risk/<model>`: traced where the lake keeps a
+    trace of the column, else by name (see the module's note)."""
     if zone == "risk":
         return {c: Tier(RISK_TIERS[name].get(c, "L2")) for c in columns}
-    return mart_tiers(name, columns)
+    traced = read_recorded(lake).get(name, {}) if lake is not None and lake.is_local else {}
+    by_name = mart_tiers(name, columns)
+    return {c: Tier(traced[c]["tier"]) if c in traced else by_name[c] for c in columns}

@@ -20,7 +20,7 @@ union all
 select
     'risk.cloned_plate:' || cast(as_of_date as varchar) || ':'
         || cast(row_number() over (
-            partition by as_of_date order by score desc, max_implied_kmh desc, plate
+            partition by as_of_date order by score desc, max_implied_kmh desc, first_conflict_at
         ) as varchar),
     'risk/cloned_plate_suspects',
     'risk.cloned_plate',
