@@ -9,6 +9,7 @@ from assets.maintenance import compact_and_vacuum, maintenance_schedule
 from assets.reference_tables import reference_assets
 from assets.risk.evaluation import risk_evaluation
 from assets.risk.risk_assets import risk_assets
+from assets.sharing.share_assets import share_assets
 from orchestration.resources import resources
 from orchestration.sensors import landing_sensor
 
@@ -26,6 +27,7 @@ defs = dg.Definitions(
         city_model,
         *risk_assets,
         risk_evaluation,
+        *share_assets,
         compact_and_vacuum,
     ],
     asset_checks=bronze_quality_checks,

@@ -323,3 +323,17 @@ def test_the_audit_log_loses_nothing_when_closed(shared) -> None:
         log.record(path=f"/burst/{i}", status=200, outcome="ok")
     log.close()
     assert table(lake, "audit", "share_access").num_rows == before + 250
+
+
+def test_every_grant_is_an_asset_downstream_of_what_it_publishes() -> None:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for grant in Reference().grants:
+        node = graph.get(dg.AssetKey(["shares", grant.share]))
+        wanted = {
+            ("city_model" if t.startswith("gold/") else "risk", t.split("/")[1])
+            for s in grant.schemas
+            for t in s.tables
+        }
+        assert {tuple(k.path) for k in node.parent_keys} == wanted

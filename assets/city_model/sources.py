@@ -14,10 +14,12 @@ import yaml
 
 from assets.reference_tables import REFERENCE_TABLES
 from assets.registry import Contract, load_contracts
+from assets.registry.reference import Reference
 
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 STAGING_DIR = DBT_DIR / "models" / "staging"
 SOURCES_FILE = STAGING_DIR / "_sources.yml"
+EXPOSURES_FILE = DBT_DIR / "models" / "marts" / "_exposures.yml"
 DBT_TYPES = {
     "VARCHAR": "varchar",
     "BIGINT": "bigint",
@@ -28,6 +30,10 @@ DBT_TYPES = {
 }
 LINEAGE = ["_source_file", "_source_line", "_ingested_at", "event_date"]
 HEADER = "# Generated from contracts/ by `python -m assets.city_model.sources`; do not edit.\n"
+EXPOSURES_HEADER = (
+    "# Generated from contracts/consumers.yaml (grants) by `python -m assets.city_model.sources`;"
+    " do not edit.\n"
+)
 
 
 def source_table(contract: Contract) -> dict:
@@ -120,11 +126,43 @@ def staging_sql(contract: Contract) -> str:
     )
 
 
+def exposures_doc(reference: Reference) -> dict:
+    """One dbt exposure per share (contracts/consumers.yaml), on the marts and risk tables it
+    publishes: what each mart feeds outside the city model."""
+    exposures = []
+    for grant in reference.grants:
+        consumer = reference.consumer(grant.consumer)
+        tables = [t for s in grant.schemas for t in s.tables]
+        exposures.append(
+            {
+                "name": f"share_{grant.share}",
+                "label": f"Share {grant.share} for {consumer.name_zh}",
+                "type": "application",
+                "description": f"Delta Sharing share for {consumer.code} (clearance "
+                f"{consumer.clearance.value}, jurisdiction {consumer.jurisdiction}), "
+                f"published by the asset shares/{grant.share}.",
+                "owner": {"name": "data-sharing", "email": "data-sharing@citybrain.local"},
+                "depends_on": [
+                    f"ref('{t.split('/')[1]}')"
+                    if t.startswith("gold/")
+                    else f"source('risk', '{t.split('/')[1]}')"
+                    for t in tables
+                ],
+                "meta": {"consumer": consumer.code, "clearance": consumer.clearance.value},
+            }
+        )
+    return {"version": 2, "exposures": exposures}
+
+
 def generated_files(contracts: list[Contract] | None = None) -> dict[Path, str]:
     """Every generated file and its content."""
     contracts = contracts if contracts is not None else load_contracts()
     doc = yaml.safe_dump(sources_doc(contracts), allow_unicode=True, sort_keys=False, width=100)
     files = {SOURCES_FILE: HEADER + doc}
+    exposures = exposures_doc(Reference())
+    files[EXPOSURES_FILE] = EXPOSURES_HEADER + yaml.safe_dump(
+        exposures, allow_unicode=True, sort_keys=False, width=100
+    )
     files.update({STAGING_DIR / f"stg_{c.id}.sql": staging_sql(c) for c in contracts})
     return files
 
@@ -138,7 +176,7 @@ def main() -> int:
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    print(f"wrote {len(files)} files under {STAGING_DIR}")
+    print(f"wrote {len(files)} generated files under {DBT_DIR}")
     return 0
 
 
