@@ -38,7 +38,7 @@ class EvaluationConfig(dg.Config):
 def results_on(lake: LakeResource, name: str, as_of: date) -> pd.DataFrame:
     """One as-of day of `risk/<name>`."""
     table = DeltaTable(lake.table(ZONE, name), storage_options=lake.storage_options)
-    return table.to_pandas(partitions=[(AS_OF, "=", as_of.isoformat())])
+    return table.to_pandas(filters=[(AS_OF, "=", as_of)])
 
 
 def group_rental_figures(scores: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
