@@ -73,8 +73,9 @@ demo: install dagster-home simulate
 	@echo "  data docs:             $(CITYBRAIN_LAKE)/quality/data_docs/<system>/index.html"
 	@echo "  city model (DuckDB):   $(CITYBRAIN_LAKE)/warehouse/citybrain.duckdb (marts also in gold/)"
 	@echo "  risk scores:           $(CITYBRAIN_LAKE)/risk/ (model cards in risk/models/, figures in risk/evaluation)"
+	@echo "  shares:                $(CITYBRAIN_LAKE)/shares/<share> (make profiles, then make share-server)"
 	@echo "  simulator truth:       $(CURDIR)/truth   (evaluation only)"
-	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000"
+	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000 (sharing on :8080)"
 
 test: install dagster-home $(SHARING_CLIENT)
 	$(BIN)/python -m pytest -q
