@@ -119,10 +119,12 @@ def read_recorded(lake: LakeResource) -> dict[str, dict]:
 def table_tiers(
     zone: str, name: str, columns: list[str], lake: LakeResource | None = None
 ) -> dict[str, Tier]:
-    """The tier of each column of `gold/<mart>` or `risk/<model>`: traced where the lake keeps a
-    trace of the column, else by name (see the module's note)."""
+    """The tier of each column of `gold/<mart>`, `risk/<model>` or `quality/check_results`:
+    traced where the lake keeps a trace of the column, else by name (see the module's note)."""
     if zone == "risk":
         return {c: Tier(RISK_TIERS[name].get(c, "L2")) for c in columns}
+    if zone == "quality":  # check results: samples are masked to L2 when they are written
+        return dict.fromkeys(columns, Tier.L2)
     traced = read_recorded(lake).get(name, {}) if lake is not None and lake.is_local else {}
     by_name = mart_tiers(name, columns)
     return {c: Tier(traced[c]["tier"]) if c in traced else by_name[c] for c in columns}

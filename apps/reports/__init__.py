@@ -1,0 +1,1 @@
+"""Streamlit reports for managers, in Chinese."""

@@ -1,0 +1,5 @@
+"""共享单车"""
+
+from apps.reports.render import show_page
+
+show_page("bikes")

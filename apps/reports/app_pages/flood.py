@@ -1,0 +1,5 @@
+"""防汛"""
+
+from apps.reports.render import show_page
+
+show_page("flood")
