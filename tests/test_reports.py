@@ -17,7 +17,9 @@ from assets.lake import ROOT_ENV
 from assets.risk.risk_assets import risk_assets
 
 APP = str(Path(__file__).resolve().parents[1] / "apps" / "reports" / "app.py")
-MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+MOBILE = re.compile(
+    r"(?<![0-9A-Za-z_.])1[3-9][0-9]{9}(?![0-9A-Za-z])"
+)  # not inside a number or a token
 PLATE = re.compile(r"沪[A-Z][A-Z0-9]{5,6}")
 VIEWERS = ("city_ops_centre", "sub_centre_ST01", "greening")  # district L3, street L2, dept L2
 

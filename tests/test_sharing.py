@@ -33,8 +33,10 @@ from tests.ingest_support import table
 
 CLIENT = Path(__file__).resolve().parents[1] / ".venv-sharing" / "bin" / "python"
 URL_KEY = b"test-url-key-0123456789abcdef012"
-ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9X](?![0-9])")
-MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z_.])[1-9][0-9]{16}[0-9X](?![0-9A-Za-z])")
+MOBILE = re.compile(
+    r"(?<![0-9A-Za-z_.])1[3-9][0-9]{9}(?![0-9A-Za-z])"
+)  # not inside a number or a token
 PLATE = re.compile(
     r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{5,6}"
 )
