@@ -20,7 +20,8 @@ SEED  ?= 1
 START ?= 2026-11-16
 LAST  := $(shell date -d "$(START) + $(DAYS) days - 1 day" +%F)
 
-.PHONY: demo test ui share-server profiles bench lint format install dagster-home simulate clean
+.PHONY: demo test ui reports share-server profiles browser-deps bench lint format install \
+	dagster-home simulate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,16 +76,31 @@ demo: install dagster-home simulate
 	@echo "  risk scores:           $(CITYBRAIN_LAKE)/risk/ (model cards in risk/models/, figures in risk/evaluation)"
 	@echo "  shares:                $(CITYBRAIN_LAKE)/shares/<share> (make profiles, then make share-server)"
 	@echo "  simulator truth:       $(CURDIR)/truth   (evaluation only)"
-	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000 (sharing on :8080)"
+	@echo "  Dagster UI:            make ui, then http://127.0.0.1:3000 (sharing :8080, reports :8501)"
 
-test: install dagster-home $(SHARING_CLIENT)
+# The browser test drives Debian's chromium; Chinese needs the Noto CJK fonts.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@command -v chromium >/dev/null && fc-list | grep -qi 'Noto Sans CJK' || \
+		($(SUDO) apt-get update -qq && \
+		 $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk)
+
+test: install dagster-home $(SHARING_CLIENT) browser-deps
 	$(BIN)/python -m pytest -q
 
-# The Dagster UI on :3000 and the Delta Sharing server on :8080, stopped together.
+# The Dagster UI on :3000, the Delta Sharing server on :8080 and the reports on :8501,
+# stopped together.
+REPORTS := $(BIN)/streamlit run apps/reports/app.py --server.headless true \
+	--browser.gatherUsageStats false --client.toolbarMode minimal --server.port 8501
 ui: install dagster-home
 	$(BIN)/python -m apps.share_server --port 8080 & SERVER=$$!; \
-	trap "kill $$SERVER" EXIT INT TERM; \
+	$(REPORTS) >/dev/null 2>&1 & REPORTS=$$!; \
+	trap "kill $$SERVER $$REPORTS" EXIT INT TERM; \
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+# The reports alone (viewer: $$CITYBRAIN_VIEWER, else the district centre; changeable in the app).
+reports: install
+	$(REPORTS)
 
 share-server: install
 	$(BIN)/python -m apps.share_server --port 8080

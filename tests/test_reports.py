@@ -92,3 +92,34 @@ def test_the_overview_shows_the_scores_map_and_open_events(report_lake) -> None:
     assert {"安全评分", "整洁评分", "有序评分", "告警街镇", "未结事件"} <= set(labels)
     assert "街镇体征状态（按网格绘制，坐标为近似值）" in [s.value for s in at.subheader]
     assert len(at.get("download_button")) >= 4  # CSV and Excel per table
+
+
+def test_pages_read_what_their_exposures_declare(report_lake, monkeypatch) -> None:
+    """Each page reads exactly its PAGE_TABLES, and the dbt exposures name those tables."""
+    import yaml
+
+    import apps.reports.views as views
+
+    seen: list[str] = []
+
+    def recording(lake, who, table):
+        seen.append(table)
+        return read(lake, who, table)
+
+    monkeypatch.setattr(views, "read", recording)
+    declared = yaml.safe_load(
+        (Path(APP).parents[2] / "dbt_project/models/marts/_report_exposures.yml").read_text()
+    )
+    exposures = {e["name"]: e["depends_on"] for e in declared["exposures"]}
+    for page, build in PAGES.items():
+        seen.clear()
+        build(report_lake, viewer("city_ops_centre"))
+        assert seen == views.PAGE_TABLES[page], page
+        refs = [
+            f"ref('{t.split('/')[1]}')"
+            if t.startswith("gold/")
+            else f"source('risk', '{t.split('/')[1]}')"
+            for t in seen
+            if not t.startswith("quality/")
+        ]
+        assert exposures.get(f"report_{page}", []) == refs, page

@@ -191,3 +191,13 @@ TITLES = {
     "group_rentals": "群租风险", "cloned_plates": "套牌车嫌疑", "closed_loop": "闭环处置",
     "effectiveness": "场景成效排名", "quality": "数据质量",
 }  # fmt: skip
+# The lake tables each page reads (dbt exposures in models/marts/_report_exposures.yml).
+PAGE_TABLES = {
+    "overview": ["gold/mart_area_scores_daily", "gold/fct_city_event"],
+    "hotline": ["gold/mart_hotline_complaints"], "bikes": ["gold/mart_bike_balance"],
+    "muck": ["gold/mart_muck_truck_case"], "construction": ["gold/mart_construction_site_safety"],
+    "fire_lane": ["gold/mart_fire_lane"], "icing": ["gold/mart_road_icing"],
+    "flood": ["gold/mart_flood"], "group_rentals": ["risk/group_rental_scores"],
+    "cloned_plates": ["risk/cloned_plate_suspects"], "closed_loop": ["gold/mart_sla_breach"],
+    "effectiveness": ["gold/mart_scenario_effectiveness"], "quality": ["quality/check_results"],
+}  # fmt: skip
