@@ -11,7 +11,7 @@ import sys
 
 from bench.page import write_page
 
-BENCHMARKS = ("simulator", "ingest", "checks", "city_model", "risk", "sharing")
+BENCHMARKS = ("simulator", "ingest", "checks", "city_model", "risk", "sharing", "reports")
 
 
 def main(argv: list[str]) -> int:

@@ -160,6 +160,24 @@ def sharing_section(data: dict) -> str:
     )
 
 
+def reports_section(data: dict) -> str:
+    """Time to first render of every report page."""
+    lines = [
+        "## Reports (`python -m bench reports`)",
+        "",
+        f"A simulated week at scale {data['scale']}, ingested, modelled and scored; each page of "
+        "the running app opened in Debian's chromium (headless, Playwright) until its title, "
+        f"charts and tables are drawn. Goal: {data['goal']}. Baseline: {data['baseline']}. "
+        f"Slowest first render: **{data['slowest_cold_s']:.2f} s**.",
+        "",
+        "| page | first render s | warm s |",
+        "|---|---:|---:|",
+    ]
+    for r in data["runs"]:
+        lines.append(f"| {r['title']} (`{r['page']}`) | {r['cold_s']:.2f} | {r['warm_s']:.2f} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "simulator": simulator_section,
     "ingest": ingest_section,
@@ -167,6 +185,7 @@ SECTIONS = {
     "city_model": city_model_section,
     "risk": risk_section,
     "sharing": sharing_section,
+    "reports": reports_section,
 }
 
 
