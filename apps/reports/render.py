@@ -56,9 +56,11 @@ def render(view: PageView) -> None:
         st.subheader(name)
         st.dataframe(frame, use_container_width=True, hide_index=True)
         left, right = st.columns(2)
-        left.download_button("下载 CSV", frame.to_csv(index=False).encode("utf-8-sig"),
+        # Files are made when clicked (a callable), not at every render of the page.
+        left.download_button("下载 CSV", lambda f=frame: f.to_csv(index=False).encode("utf-8-sig"),
                              f"{name}.csv", "text/csv", key=f"csv-{name}")  # fmt: skip
-        right.download_button("下载 Excel", excel(frame), f"{name}.xlsx", key=f"xlsx-{name}")
+        right.download_button("下载 Excel", lambda f=frame: excel(f), f"{name}.xlsx",
+                              key=f"xlsx-{name}")  # fmt: skip
 
 
 def show_page(name: str) -> None:

@@ -164,9 +164,24 @@ icing = simple("道路结冰", "路面温度不高于 2 °C 即预警。", "gold
                heat("hour", "street_code", "frozen"))  # fmt: skip
 flood = simple("防汛", "雨量与水位，按街镇与小时。", "gold/mart_flood", "防汛",
                heat("hour", "street_code", "max_water_level_cm"))  # fmt: skip
-group_rentals = simple("群租风险", "模型排名与可核查的理由（前 k 户为检查名单）。",
-                       "risk/group_rental_scores", "群租风险",
-                       bar("street_code", "in_capacity", "街镇"))  # fmt: skip
+
+
+def group_rentals(lake: LakeResource, who: Consumer) -> PageView:
+    """群租风险: the inspection list (the top k flats of the latest scoring), with reasons."""
+    view = PageView(
+        "群租风险", "模型排名前 k 户（k 为检查力量）为检查名单，每户附可现场核查的理由。"
+    )
+    scores = read(lake, who, "risk/group_rental_scores")
+    if empty_note(scores, view, "群租风险"):
+        return view
+    listed = latest(scores, "as_of_date").query("in_capacity").sort_values("rank")
+    view.metrics["检查名单"] = f"{len(listed):,} 户"
+    view.metrics["评分户数"] = f"{len(latest(scores, 'as_of_date')):,}"
+    view.charts.append(("名单按街镇", bar("street_code", "in_capacity", "街镇")(listed)))
+    view.tables["检查名单"] = listed
+    return view
+
+
 cloned_plates = simple("套牌车嫌疑", "不可能的行驶速度与登记信息不符：每个嫌疑车牌附证据。",
                        "risk/cloned_plate_suspects", "套牌嫌疑",
                        bar("street_code", "confident_conflicts", "街镇"))  # fmt: skip
