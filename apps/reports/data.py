@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 
 from assets.delta_scan import connect_lake
 from assets.lake import LakeResource
-from assets.registry.reference import Consumer, Reference
+from assets.registry.reference import Consumer, reference
 from assets.sharing.publish import AREA, column_plans, describe, select_sql
 from assets.sharing.share_assets import KEY_ENV
 
@@ -30,12 +30,12 @@ def token_key() -> str:
 
 def viewers() -> list[Consumer]:
     """Everyone who may open the reports: the consumers."""
-    return Reference().consumers
+    return reference().consumers
 
 
 def viewer(code: str | None = None) -> Consumer:
     """A viewer by code; by default $CITYBRAIN_VIEWER, else the district centre."""
-    return Reference().consumer(code or os.environ.get(VIEWER_ENV, DEFAULT_VIEWER))
+    return reference().consumer(code or os.environ.get(VIEWER_ENV, DEFAULT_VIEWER))
 
 
 def version(lake: LakeResource, table: str) -> int | None:
@@ -63,7 +63,7 @@ def cached_read(root: str, code: str, table: str, at_version: int | None) -> pd.
         types = dict(zip(columns, kinds, strict=True))
         if who.jurisdiction != "district" and AREA not in types:
             return pd.DataFrame()  # district-wide rows: only district-wide viewers see them
-        plans = column_plans(zone, name, types, who.clearance, Reference(), lake)
+        plans = column_plans(zone, name, types, who.clearance, reference(), lake)
         params = {"key": token_key()} if any(p.action == "tokenise" for p in plans) else {}
         if who.jurisdiction != "district":
             params["area"] = who.jurisdiction

@@ -13,7 +13,7 @@ import pandas as pd
 
 from apps.reports.data import read
 from assets.lake import LakeResource
-from assets.registry.reference import Consumer, Reference
+from assets.registry.reference import Consumer, reference
 
 STATUS_ZH = {"normal": "正常", "attention": "关注", "alarm": "告警"}
 STATUS_COLOURS = {"正常": "#4caf50", "关注": "#ffb300", "告警": "#e53935", "无数据": "#cfd8dc"}
@@ -34,7 +34,7 @@ class PageView:
 
 def street_names() -> dict[str, str]:
     """Street code -> Chinese name."""
-    return {s["street_code"]: s["name_zh"] for s in Reference().streets}
+    return {s["street_code"]: s["name_zh"] for s in reference().streets}
 
 
 def latest(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -51,7 +51,7 @@ def empty_note(frame: pd.DataFrame, view: PageView, what: str) -> bool:
 
 def district_map(scores: pd.DataFrame) -> alt.Chart:
     """Streets coloured by their worst status, drawn from the project's own grid cells."""
-    cells = pd.DataFrame(Reference().grid_cells)
+    cells = pd.DataFrame(reference().grid_cells)
     for c in ("lon_min", "lat_min", "lon_max", "lat_max"):
         cells[c] = cells[c].astype(float)
     worst = (

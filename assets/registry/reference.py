@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +229,10 @@ class Reference:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ContractError(self.root / file, field, f"unknown code {unknown[0]!r}")
+
+
+@cache
+def reference() -> Reference:
+    """The reference data under contracts/, parsed once per process (for readers that ask often,
+    such as the reports)."""
+    return Reference()

@@ -26,10 +26,10 @@ PROJECT = "citybrain"
 
 @cache
 def manifest() -> dict:
-    """The city model's dbt manifest."""
-    from assets.city_model.dbt_assets import CITY_MODEL
+    """The city model's dbt manifest (read directly: dagster-dbt takes seconds to import)."""
+    from assets.city_model.sources import DBT_DIR
 
-    return json.loads(CITY_MODEL.manifest_path.read_text(encoding="utf-8"))
+    return json.loads((DBT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
 
 
 def upstream_tiers(node_id: str, seen: set[str] | None = None) -> dict[str, Tier]:
@@ -126,5 +126,6 @@ def table_tiers(
     if zone == "quality":  # check results: samples are masked to L2 when they are written
         return dict.fromkeys(columns, Tier.L2)
     traced = read_recorded(lake).get(name, {}) if lake is not None and lake.is_local else {}
-    by_name = mart_tiers(name, columns)
+    untraced = [c for c in columns if c not in traced]
+    by_name = mart_tiers(name, untraced) if untraced else {}
     return {c: Tier(traced[c]["tier"]) if c in traced else by_name[c] for c in columns}
