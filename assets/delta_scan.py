@@ -94,6 +94,7 @@ def connect_lake(
     windows and joins beyond `memory_limit` spill to disk, so memory does not grow with data."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'; SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")  # less memory; queries that care sort
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{spill_folder().name}'")
     attach_tables(con, lake, tables)
