@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.harness import save
+from bench.harness import free_port, save
 
 SCALE = float(os.environ.get("SCALE", "0.1"))
 DAYS = 7
@@ -66,14 +65,14 @@ def build_week(root: Path) -> Path:
 
 
 def serve(lake_dir: Path) -> tuple[subprocess.Popen, str]:
-    """The reports app over the lake, once healthy."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """The reports app over the lake (as the district centre), once healthy."""
+    port = free_port()
     env = os.environ | {"CITYBRAIN_LAKE": str(lake_dir), "CITYBRAIN_VIEWER": "city_ops_centre"}
     app = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "apps/reports/app.py"),
-         "--server.port", str(port), "--server.fileWatcherType", "none"],
+         "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+         "--client.toolbarMode", "minimal"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

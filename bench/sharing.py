@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.harness import save
+from bench.harness import free_port, save
 
 ROWS = int(os.environ.get("ROWS", "5000000"))
 SMALL_ROWS = 200_000
@@ -89,9 +89,7 @@ def publish(root: Path) -> None:
 
 def start_server(root: Path) -> tuple[subprocess.Popen, int]:
     """The sharing server over `root`, once it answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = os.environ | {"CITYBRAIN_LAKE": str(root)}
     server = subprocess.Popen(
         [sys.executable, "-m", "apps.share_server", "--port", str(port)],

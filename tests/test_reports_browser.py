@@ -4,13 +4,7 @@ a screenshot of each to tests/screenshots/ (CJK fonts from Debian's fonts-noto-c
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +13,7 @@ from playwright.sync_api import sync_playwright
 
 from apps.reports.views import TITLES
 from assets.risk.risk_assets import risk_assets
+from bench.reports import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "tests" / "screenshots"
@@ -37,29 +32,12 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def app_url(built, tmp_path_factory):
+def app_url(built):
     """The reports app running over the small city (with its risk scores)."""
     lake, _, result = built
     day = max(e.partition for e in result.get_asset_materialization_events())
     assert dg.materialize(risk_assets, partition_key=day, resources={"lake": lake}).success
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = os.environ | {"CITYBRAIN_LAKE": lake.root, "CITYBRAIN_VIEWER": "city_ops_centre"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "apps" / "reports" / "app.py"),
-         "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-         "--client.toolbarMode", "minimal"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    server, base = serve(Path(lake.root))
     yield base
     server.terminate()
     server.wait()

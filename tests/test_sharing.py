@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -29,6 +28,7 @@ from assets.risk.risk_assets import risk_assets
 from assets.sharing import recipients
 from assets.sharing.publish import TOKEN_PREFIX
 from assets.sharing.share_assets import ShareKeyResource, share_assets
+from bench.harness import free_port
 from tests.ingest_support import table
 
 CLIENT = Path(__file__).resolve().parents[1] / ".venv-sharing" / "bin" / "python"
@@ -144,12 +144,6 @@ def test_no_share_below_l3_holds_an_id_number_a_mobile_or_a_plate(shared) -> Non
 
 
 # --- the server ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from deltalake import DeltaTable
 from assets.delta_scan import connect_lake
 from assets.lake import LakeResource
 from assets.registry.reference import Consumer, reference
-from assets.sharing.publish import AREA, column_plans, describe, select_sql
+from assets.sharing.publish import AREA, column_plans, describe, masked_query
 from assets.sharing.share_assets import KEY_ENV
 
 VIEWER_ENV = "CITYBRAIN_VIEWER"
@@ -64,7 +64,5 @@ def cached_read(root: str, code: str, table: str, at_version: int | None) -> pd.
         if who.jurisdiction != "district" and AREA not in types:
             return pd.DataFrame()  # district-wide rows: only district-wide viewers see them
         plans = column_plans(zone, name, types, who.clearance, reference(), lake)
-        params = {"key": token_key()} if any(p.action == "tokenise" for p in plans) else {}
-        if who.jurisdiction != "district":
-            params["area"] = who.jurisdiction
-        return con.sql(select_sql(f"{zone}.{name}", plans, who), params=params).df()
+        query, params = masked_query(f"{zone}.{name}", plans, who, token_key())
+        return con.sql(query, params=params).df()

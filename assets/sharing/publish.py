@@ -73,6 +73,16 @@ def select_sql(source: str, plans: list[ColumnPlan], consumer: Consumer) -> str:
     return f"SELECT {', '.join(columns)} FROM {source}{where}"
 
 
+def masked_query(
+    source: str, plans: list[ColumnPlan], consumer: Consumer, key: str
+) -> tuple[str, dict[str, str]]:
+    """The query and parameters that read `source` as `consumer` may see it."""
+    params = {"key": key} if any(p.action == "tokenise" for p in plans) else {}
+    if consumer.jurisdiction != "district":
+        params["area"] = consumer.jurisdiction
+    return select_sql(source, plans, consumer), params
+
+
 def publish_table(
     con: duckdb.DuckDBPyConnection,
     lake: LakeResource,
@@ -91,10 +101,7 @@ def publish_table(
             f"{consumer.code}; grant it only to district-wide consumers"
         )
     plans = column_plans(zone, name, types, consumer.clearance, Reference(), lake)
-    params = {"key": key} if any(p.action == "tokenise" for p in plans) else {}
-    if consumer.jurisdiction != "district":
-        params["area"] = consumer.jurisdiction
-    query = select_sql(f"{zone}.{name}", plans, consumer)
+    query, params = masked_query(f"{zone}.{name}", plans, consumer, key)
     reader = con.sql(query, params=params).to_arrow_reader(batch_size=100_000)
     target = lake.uri(ZONE, share, schema, name)
     kept = [p.name for p in plans if p.action != "drop"]
