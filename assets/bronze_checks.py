@@ -77,6 +77,7 @@ def scope_of(contract: Contract, needs: set[str]):
             history_uri=lake.table("quality", "check_results"),
             views={name: s.sql for name, s in scans.items()},
             arrow={k: v for s in [rows, whole, *scans.values()] for k, v in s.arrow.items()},
+            filesystems=[f for f in [lake.duckdb_filesystem()] if f is not None],
             docs_dir=docs_dir(lake, contract.id),
             storage_options=lake.storage_options,
             described=described(dates),
@@ -92,9 +93,9 @@ def described(dates: list[str] | None) -> str:
     return f"{PARTITION} in {', '.join(dates)}" if dates else "none (the load added no rows)"
 
 
-def docs_dir(lake: LakeResource, table: str) -> Path | None:
-    """Where a table's Data Docs are built (local lakes; GE writes files)."""
-    return Path(lake.uri("quality", "data_docs", table)) if lake.is_local else None
+def docs_dir(lake: LakeResource, table: str) -> Path:
+    """Where a table's Data Docs are built (GE writes local files)."""
+    return lake.local("quality", "data_docs", table)
 
 
 def bronze_checks(contract: Contract) -> dg.AssetChecksDefinition:

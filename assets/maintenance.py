@@ -1,9 +1,8 @@
 """Lake upkeep: compact the small files ingestion leaves behind, then vacuum old ones."""
 
-from pathlib import Path
-
 import dagster as dg
 from deltalake import DeltaTable
+from pyarrow import fs
 
 from assets.lake import LakeResource
 
@@ -17,11 +16,14 @@ class MaintenanceConfig(dg.Config):
 
 
 def tables_in(lake: LakeResource, zone: str) -> list[str]:
-    """Delta tables directly under a zone (local lakes; an object store lists them the same way)."""
-    folder = Path(lake.uri(zone))
-    if not folder.exists():
-        return []
-    return sorted(str(p) for p in folder.iterdir() if (p / "_delta_log").is_dir())
+    """Delta tables directly under a zone, on a local disk or an object store."""
+    filesystem, folder = fs.FileSystem.from_uri(lake.uri(zone))
+    found = filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
+    candidates = [lake.uri(zone, f.base_name) for f in found if f.type == fs.FileType.Directory]
+    return sorted(
+        uri for uri in candidates
+        if DeltaTable.is_deltatable(uri, storage_options=lake.storage_options)
+    )  # fmt: skip
 
 
 @dg.asset(

@@ -27,7 +27,8 @@ SOURCE_VIEW = "source"
 class CheckScope:
     """What one check run reads, as DuckDB table expressions: the rows to check, the whole
     table (for freshness) and the tables rules look codes up in (by view name); any Arrow
-    objects those expressions name; and where the results go."""
+    objects those expressions name and fsspec file systems they read through; and where the
+    results go."""
 
     rows_sql: str
     table_sql: str
@@ -35,6 +36,7 @@ class CheckScope:
     history_uri: str
     views: dict[str, str] = field(default_factory=dict)
     arrow: dict[str, Any] = field(default_factory=dict)
+    filesystems: list[Any] = field(default_factory=list)
     docs_dir: Path | None = None
     storage_options: dict | None = None
     described: str = "whole table"  # the rows checked, for the steward
@@ -87,6 +89,8 @@ def evaluate(
 ) -> tuple[list[Outcome], datetime | None]:
     """Every rule's outcome over the scope, and the table's newest event time (freshness)."""
     with duckdb_checks() as checks:
+        for filesystem in scope.filesystems:
+            checks.db.register_filesystem(filesystem)
         for name, data in scope.arrow.items():
             checks.register(name, data)
         for name, sql in {SOURCE_VIEW: scope.table_sql, **scope.views}.items():

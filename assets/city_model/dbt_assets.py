@@ -103,6 +103,7 @@ def city_model(
 ) -> Iterator[Any]:
     """`dbt build` of the selected models for the run's days, then the marts to gold."""
     os.environ["CITYBRAIN_WAREHOUSE"] = str(warehouse_path(lake))
+    os.environ["CITYBRAIN_DBT_TARGET"] = "local" if lake.is_local else "object_store"
     views = refresh_lake_views(lake)
     context.log.info(f"warehouse: {views} views over the lake refreshed")
     days = {}

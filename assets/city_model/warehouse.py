@@ -16,7 +16,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from assets.city_model.sources import DBT_TYPES
-from assets.delta_scan import duckdb_scan
+from assets.delta_scan import duckdb_scan, register_lake
 from assets.lake import LakeResource
 from assets.reference_tables import REFERENCE_TABLES
 from assets.registry import Contract, load_contracts
@@ -34,13 +34,9 @@ LINEAGE_TYPES = {
 
 
 def warehouse_path(lake: LakeResource) -> Path:
-    """The DuckDB file of the city model (local: dbt-duckdb needs a file)."""
-    if not lake.is_local:
-        raise ValueError(
-            "the city model's DuckDB reads a local lake; an object-store lake needs DuckDB's "
-            "httpfs extension, which these machines cannot download"
-        )
-    path = Path(lake.uri("warehouse", "citybrain.duckdb"))
+    """The DuckDB file of the city model (a local file: dbt-duckdb needs one; on an object-store
+    lake its views read the lake through fsspec, see profiles.yml)."""
+    path = lake.local("warehouse", "citybrain.duckdb")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -83,6 +79,7 @@ def refresh_lake_views(lake: LakeResource, contracts: list[Contract] | None = No
     """Point the warehouse's `bronze` and `reference` views at the lake's current snapshots."""
     views = lake_views(lake, contracts if contracts is not None else load_contracts())
     with duckdb.connect(str(warehouse_path(lake))) as db:
+        register_lake(db, lake)
         for schema in ("bronze", "reference", ZONE):
             db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for name, sql in views.items():
@@ -94,6 +91,7 @@ def export_marts(lake: LakeResource, marts: list[str]) -> dict[str, int]:
     """Copy marts (`marts.<name>`) from the warehouse to `gold/<name>` as Delta; row counts."""
     counts = {}
     with duckdb.connect(str(warehouse_path(lake)), read_only=True) as db:
+        register_lake(db, lake)
         for name in marts:
             reader = db.sql(f"SELECT * FROM marts.{name}").to_arrow_reader(batch_size=100_000)
             write_deltalake(

@@ -64,11 +64,9 @@ def path_constants(contract: Contract, rel: str) -> dict[str, str]:
 
 @contextmanager
 def system_lock(lake, system: str) -> Iterator[None]:
-    """Hold `<lake>/_locks/<system>.lock` (local lakes; object stores rely on Delta conflicts)."""
-    if not lake.is_local:
-        yield
-        return
-    folder = Path(lake.uri("_locks"))
+    """Hold `<local dir>/_locks/<system>.lock`: one ingest of a system at a time on this machine
+    (across machines, Delta's commit conflicts keep writes whole)."""
+    folder = lake.local("_locks")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{system}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

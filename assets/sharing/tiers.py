@@ -15,7 +15,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from assets.lake import LakeResource, write_bytes
+from assets.lake import LakeResource, read_bytes, write_bytes
 from assets.registry import Tier
 from assets.risk.risk_assets import RISK_TIERS
 
@@ -112,8 +112,8 @@ def record_column_tiers(lake: LakeResource, build_manifest: Path, marts: list[st
 
 def read_recorded(lake: LakeResource) -> dict[str, dict]:
     """The traced tiers the lake keeps (empty before the first build)."""
-    path = Path(lake.uri(*TIERS_FILE))
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data = read_bytes(lake.uri(*TIERS_FILE))
+    return json.loads(data.decode("utf-8")) if data is not None else {}
 
 
 def table_tiers(
@@ -125,7 +125,7 @@ def table_tiers(
         return {c: Tier(RISK_TIERS[name].get(c, "L2")) for c in columns}
     if zone == "quality":  # check results: samples are masked to L2 when they are written
         return dict.fromkeys(columns, Tier.L2)
-    traced = read_recorded(lake).get(name, {}) if lake is not None and lake.is_local else {}
+    traced = read_recorded(lake).get(name, {}) if lake is not None else {}
     untraced = [c for c in columns if c not in traced]
     by_name = mart_tiers(name, untraced) if untraced else {}
     return {c: Tier(traced[c]["tier"]) if c in traced else by_name[c] for c in columns}
