@@ -99,7 +99,10 @@ def time_pages(base: str, profile: Path) -> list[dict]:
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
         )  # fmt: skip
         page = browser.new_page()
-        page.goto(f"{base}/effectiveness")  # the app's own start-up is not a page's render
+        # The app's own start-up (its first script run imports the product) is not a page's
+        # render: wait until the effectiveness page is really drawn, not only its empty shell.
+        page.goto(f"{base}/effectiveness")
+        page.get_by_role("heading", name=TITLES["effectiveness"]).first.wait_for(timeout=300_000)
         page.wait_for_function(DRAWN, timeout=300_000)
         for name, title in TITLES.items():
             seconds = []

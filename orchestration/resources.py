@@ -6,7 +6,8 @@ import dagster as dg
 
 from assets.city_model.dbt_assets import dbt_resource
 from assets.lake import LakeResource
-from assets.sharing.share_assets import KEY_ENV, ShareKeyResource
+from assets.sharing.publish import KEY_ENV
+from assets.sharing.share_assets import ShareKeyResource
 
 
 def resources() -> dict[str, object]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from deltalake import DeltaTable
 from streamlit.testing.v1 import AppTest
 
 from apps.reports.data import read, viewer
@@ -92,6 +93,14 @@ def test_the_overview_shows_the_scores_map_and_open_events(report_lake) -> None:
     assert {"安全评分", "整洁评分", "有序评分", "告警街镇", "未结事件"} <= set(labels)
     assert "街镇体征状态（按网格绘制，坐标为近似值）" in [s.value for s in at.subheader]
     assert len(at.get("download_button")) >= 4  # CSV and Excel per table
+    events = DeltaTable(report_lake.table("gold", "fct_city_event")).to_pandas()
+    still_open = events[~events["is_closed"]]
+    shown = PAGES["overview"](report_lake, viewer("city_ops_centre"))
+    assert shown.metrics["未结事件"] == f"{len(still_open):,}"
+    newest = shown.tables["当前未结事件（最新 200 条）"]
+    assert len(newest) == min(200, len(still_open)) and not newest["is_closed"].any()
+    assert newest["occurred_at"].is_monotonic_decreasing
+    assert newest["occurred_at"].iloc[0] == still_open["occurred_at"].max()
 
 
 def test_pages_read_what_their_exposures_declare(report_lake, monkeypatch) -> None:
@@ -102,9 +111,9 @@ def test_pages_read_what_their_exposures_declare(report_lake, monkeypatch) -> No
 
     seen: list[str] = []
 
-    def recording(lake, who, table):
+    def recording(lake, who, table, then=""):
         seen.append(table)
-        return read(lake, who, table)
+        return read(lake, who, table, then)
 
     monkeypatch.setattr(views, "read", recording)
     declared = yaml.safe_load(
@@ -114,12 +123,34 @@ def test_pages_read_what_their_exposures_declare(report_lake, monkeypatch) -> No
     for page, build in PAGES.items():
         seen.clear()
         build(report_lake, viewer("city_ops_centre"))
-        assert seen == views.PAGE_TABLES[page], page
+        tables = list(dict.fromkeys(seen))  # a page may query a table twice
+        assert tables == views.PAGE_TABLES[page], page
         refs = [
             f"ref('{t.split('/')[1]}')"
             if t.startswith("gold/")
             else f"source('risk', '{t.split('/')[1]}')"
-            for t in seen
+            for t in tables
             if not t.startswith("quality/")
         ]
         assert exposures.get(f"report_{page}", []) == refs, page
+
+
+def test_the_map_strips_cover_each_street_exactly_as_its_cells() -> None:
+    from apps.reports.views import street_strips
+    from assets.registry.reference import reference
+
+    cells = pd.DataFrame(reference().grid_cells)
+    for c in ("lon_min", "lat_min", "lon_max", "lat_max"):
+        cells[c] = cells[c].astype(float)
+    strips = street_strips()
+
+    def area(frame: pd.DataFrame) -> pd.Series:
+        size = (frame["lon_max"] - frame["lon_min"]) * (frame["lat_max"] - frame["lat_min"])
+        return size.groupby(frame["street_code"]).sum().round(9)
+
+    assert len(strips) < len(cells) / 5
+    assert area(strips).equals(area(cells))
+    # a strip never spans a gap: its width is a whole number of its street's cells
+    step = (cells["lon_max"] - cells["lon_min"]).min()
+    widths = ((strips["lon_max"] - strips["lon_min"]) / step).round(6)
+    assert (widths == widths.round()).all() and (widths >= 1).all()

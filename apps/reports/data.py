@@ -15,8 +15,7 @@ from deltalake import DeltaTable
 from assets.delta_scan import connect_lake
 from assets.lake import LakeResource
 from assets.registry.reference import Consumer, reference
-from assets.sharing.publish import AREA, column_plans, describe, masked_query
-from assets.sharing.share_assets import KEY_ENV
+from assets.sharing.publish import AREA, KEY_ENV, column_plans, describe, masked_query
 
 VIEWER_ENV = "CITYBRAIN_VIEWER"
 DEFAULT_VIEWER = "city_ops_centre"
@@ -46,14 +45,18 @@ def version(lake: LakeResource, table: str) -> int | None:
     return DeltaTable(uri, storage_options=lake.storage_options).version()
 
 
-def read(lake: LakeResource, who: Consumer, table: str) -> pd.DataFrame:
-    """`zone/name` as `who` may see it (empty when the lake has no such table yet)."""
-    return cached_read(lake.root, who.code, table, version(lake, table)).copy()
+def read(lake: LakeResource, who: Consumer, table: str, then: str = "") -> pd.DataFrame:
+    """`zone/name` as `who` may see it (empty when the lake has no such table yet). `then` is
+    SQL over those rows, named `masked` (a filter, a count, the newest few), run in DuckDB so
+    that a page need not hold a whole fact table."""
+    return cached_read(lake.root, who.code, table, version(lake, table), then).copy()
 
 
 @cache
-def cached_read(root: str, code: str, table: str, at_version: int | None) -> pd.DataFrame:
-    """One read per (lake, viewer, table, version): pages render from memory afterwards."""
+def cached_read(
+    root: str, code: str, table: str, at_version: int | None, then: str = ""
+) -> pd.DataFrame:
+    """One read per (lake, viewer, table, version, query): pages render from memory afterwards."""
     if at_version is None:
         return pd.DataFrame()
     lake, who = LakeResource(root=root), viewer(code)
@@ -65,4 +68,6 @@ def cached_read(root: str, code: str, table: str, at_version: int | None) -> pd.
             return pd.DataFrame()  # district-wide rows: only district-wide viewers see them
         plans = column_plans(zone, name, types, who.clearance, reference(), lake)
         query, params = masked_query(f"{zone}.{name}", plans, who, token_key())
+        if then:
+            query = f"WITH masked AS ({query}) {then}"
         return con.sql(query, params=params).df()

@@ -20,7 +20,7 @@ from assets.delta_scan import duckdb_scan, register_lake
 from assets.lake import LakeResource
 from assets.reference_tables import REFERENCE_TABLES
 from assets.registry import Contract, load_contracts
-from assets.risk.risk_assets import RISK_OUTPUTS
+from assets.risk.outputs import RISK_OUTPUTS
 from assets.risk.store import ZONE, stored_schema
 
 LINEAGE_TYPES = {

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from assets.delta_scan import connect_lake
 from assets.lake import LakeResource
+from assets.risk.outputs import SUSPECTS_SCHEMA
 
 INPUTS = [("bronze", "anpr_reads"), ("bronze", "anpr_cameras"), ("bronze", "vehicle_register")]
 CONFUSABLE_FROM, CONFUSABLE_TO = "DQBZSI", "008251"
@@ -142,43 +143,6 @@ where c.confident_conflicts >= $min_conflicts
     or (c.confident_conflicts >= 1 and o.mismatched_reads >= $min_mismatched_reads)
 order by score desc, max_implied_kmh desc, plate
 """
-
-
-TIME = pa.timestamp("us", tz="UTC")
-EVIDENCE = pa.struct(
-    [
-        ("read_id_a", pa.string()),
-        ("camera_a", pa.string()),
-        ("read_at_a", TIME),
-        ("read_id_b", pa.string()),
-        ("camera_b", pa.string()),
-        ("read_at_b", TIME),
-        ("distance_km", pa.float64()),
-        ("minutes", pa.float64()),
-        ("implied_kmh", pa.float64()),
-        ("confidence", pa.float64()),
-    ]
-)
-SUSPECTS_SCHEMA = pa.schema(
-    [
-        ("plate", pa.string()),
-        ("register_make", pa.string()),
-        ("register_colour", pa.string()),
-        ("reads", pa.int64()),
-        ("repaired_reads", pa.int64()),
-        ("conflicts", pa.int64()),
-        ("confident_conflicts", pa.int64()),
-        ("mismatched_reads", pa.int64()),
-        ("seen_as", pa.list_(pa.string())),
-        ("max_implied_kmh", pa.float64()),
-        ("first_conflict_at", TIME),
-        ("last_conflict_at", TIME),
-        ("street_code", pa.string()),
-        ("evidence", pa.list_(EVIDENCE)),
-        ("score", pa.float64()),
-    ]
-)
-OUTPUT_SCHEMA = SUSPECTS_SCHEMA.append(pa.field("model_version", pa.string()))
 
 
 def detect_clones(

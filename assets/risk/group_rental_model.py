@@ -21,6 +21,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from assets.risk.outputs import SCORES_SCHEMA
+
 SEED = 20191  # fixed: the same lake gives the same scores
 MIN_LABELS_PER_CLASS = 5  # fewer confirmed or cleared flats: unsupervised only
 POSITIVE, NEGATIVE = "confirmed", "not_confirmed"
@@ -104,25 +106,6 @@ def reason_values(frame: pd.DataFrame) -> pd.DataFrame:
             "complaints": frame["complaints"],
         }
     )
-
-
-SCORES_SCHEMA = pa.schema(
-    [
-        ("flat_id", pa.string()),
-        ("street_code", pa.string()),
-        ("committee_code", pa.string()),
-        ("grid_cell", pa.string()),
-        ("score", pa.float64()),
-        ("probability", pa.float64()),
-        ("anomaly_score", pa.float64()),
-        ("rank", pa.int64()),
-        ("reason_codes", pa.list_(pa.string())),
-        ("reasons", pa.list_(pa.string())),
-        ("last_inspection_outcome", pa.string()),
-        ("in_capacity", pa.bool_()),
-        ("model_version", pa.string()),
-    ]
-)
 
 
 @dataclass

@@ -17,11 +17,11 @@ from assets.bronze import DELIVERY_DAYS
 from assets.lake import LakeResource
 from assets.risk import cloned_plates, flat_features
 from assets.risk import group_rental_model as gr
+from assets.risk.outputs import SCORES_SCHEMA, SUSPECTS_OUTPUT_SCHEMA
 from assets.risk.store import save_model, write_results
 
 OWNERS = ["risk-models@citybrain.local"]
 PUBLIC_SHARE_OF_FLATS = 4872 / 1_026_667  # Pudong, 2019: group rentals found over all flats
-PUBLIC = ("street_code", "committee_code", "grid_cell", "as_of_date")
 GROUP_RENTALS = dg.AssetKey(["risk", "group_rental_scores"])
 CLONED_PLATES = dg.AssetKey(["risk", "cloned_plate_suspects"])
 
@@ -88,7 +88,7 @@ def group_rental_card(
     partitions_def=DELIVERY_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     tags={"layer": "risk", "max_tier": "L3"},
-    metadata={"dagster/column_schema": column_schema(gr.SCORES_SCHEMA)},
+    metadata={"dagster/column_schema": column_schema(SCORES_SCHEMA)},
     description="群租风险: every flat's score, rank and top reasons, from meters, door access, "
     "deliveries and complaints against its register and peers; the top k (the inspection "
     "capacity) go to dispatch.",
@@ -144,7 +144,7 @@ def top_table(top: pd.DataFrame) -> str:
     partitions_def=DELIVERY_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     tags={"layer": "risk", "max_tier": "L3"},
-    metadata={"dagster/column_schema": column_schema(cloned_plates.OUTPUT_SCHEMA)},
+    metadata={"dagster/column_schema": column_schema(SUSPECTS_OUTPUT_SCHEMA)},
     description="套牌车嫌疑: plates read at two cameras faster than any road allows, again or on "
     "a car the register does not describe; each with its reads, cameras and implied speeds.",
 )
@@ -182,19 +182,3 @@ def cloned_plate_suspects(
 
 
 risk_assets = [group_rental_scores, cloned_plate_suspects]
-
-# What each model writes under `risk/` (as_of_date added by the store): the city model reads
-# them for dispatch, and sees empty tables of these columns before a model has run.
-RISK_OUTPUTS = {
-    "group_rental_scores": gr.SCORES_SCHEMA,
-    "cloned_plate_suspects": cloned_plates.OUTPUT_SCHEMA,
-}
-# Their columns' tiers: a flat (room-level address) and a plate are personal (L3); reasons and
-# evidence quote numbers, cameras and read ids, none of them personal; area codes are public.
-RISK_TIERS = {
-    name: {
-        column: "L3" if column in ("flat_id", "plate") else "L1" if column in PUBLIC else "L2"
-        for column in schema.names
-    }
-    for name, schema in RISK_OUTPUTS.items()
-}

@@ -22,7 +22,7 @@ from sqlglot import exp, parse_one
 from sqlglot.lineage import Node, lineage
 
 from assets.registry import Tier
-from assets.risk.risk_assets import RISK_TIERS
+from assets.risk.outputs import RISK_TIERS
 
 DECLASSIFYING = (exp.Count, exp.Sum, exp.Avg, exp.Median, exp.Quantile, exp.Stddev, exp.Variance)
 

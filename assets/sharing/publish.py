@@ -28,6 +28,7 @@ from assets.sharing.tiers import table_tiers
 ZONE = "shares"
 AREA = "street_code"
 TOKEN_PREFIX = "tok_"
+KEY_ENV = "CITYBRAIN_SHARE_KEY"  # the tokenising key (never committed)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,6 @@ from assets.lake import LakeResource
 from assets.registry.reference import Grant, Reference
 from assets.sharing.publish import publish_grant
 
-KEY_ENV = "CITYBRAIN_SHARE_KEY"
-
 
 class ShareKeyResource(dg.ConfigurableResource):
     """The key that tokenises columns above a consumer's clearance (from the environment)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from assets.lake import LakeResource, read_bytes, write_bytes
 from assets.registry import Tier
-from assets.risk.risk_assets import RISK_TIERS
+from assets.risk.outputs import RISK_TIERS
 
 TIERS_FILE = ("gold", "_column_tiers.json")
 
