@@ -154,3 +154,13 @@ def test_the_map_strips_cover_each_street_exactly_as_its_cells() -> None:
     step = (cells["lon_max"] - cells["lon_min"]).min()
     widths = ((strips["lon_max"] - strips["lon_min"]) / step).round(6)
     assert (widths == widths.round()).all() and (widths >= 1).all()
+
+
+def test_charts_carry_one_row_per_mark(report_lake) -> None:
+    """The browser draws, it does not aggregate: a chart's data is already summed."""
+    view = PAGES["bikes"](report_lake, viewer("city_ops_centre"))
+    [(_, chart)] = view.charts
+    [frame] = view.tables.values()
+    data = chart.data
+    assert len(data) == len(frame.groupby(["hour", "street_code"])) < len(frame)
+    assert data["empty_stations"].sum() == frame["empty_stations"].sum()

@@ -154,21 +154,26 @@ def simple(
     return build
 
 
+def summed(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """`value` summed by `by`: charts get one row per mark, the browser aggregates nothing."""
+    return frame.groupby(by, as_index=False, observed=True)[value].sum()
+
+
 def bar(x: str, y: str, title: str) -> Callable[[pd.DataFrame], alt.Chart]:
     """A bar chart of `y` summed by `x`."""
     return lambda f: (
-        alt.Chart(f)
+        alt.Chart(summed(f, [x], y))
         .mark_bar()
-        .encode(x=alt.X(f"{x}:N", title=title), y=alt.Y(f"sum({y}):Q", title="合计"))
+        .encode(x=alt.X(f"{x}:N", title=title), y=alt.Y(f"{y}:Q", title="合计"))
     )
 
 
 def heat(x: str, y: str, value: str) -> Callable[[pd.DataFrame], alt.Chart]:
-    """A heat map of `value` over `x` and `y`."""
+    """A heat map of `value` summed over `x` and `y`."""
     return lambda f: (
-        alt.Chart(f)
+        alt.Chart(summed(f, [x, y], value))
         .mark_rect()
-        .encode(x=alt.X(f"{x}:O", title=x), y=alt.Y(f"{y}:N", title=y), color=f"sum({value}):Q")
+        .encode(x=alt.X(f"{x}:O", title=x), y=alt.Y(f"{y}:N", title=y), color=f"{value}:Q")
     )
 
 

@@ -1,0 +1,160 @@
+"""Roll back a bad load: a system's bronze table back to an earlier Delta version, with
+everything that came in after it forgotten, so the corrected files can be delivered again.
+
+    python -m assets.ingest.rollback <system>                  # its versions, newest first
+    python -m assets.ingest.rollback <system> --to-version 3   # roll back (asks nothing)
+
+Bronze goes back by Delta time travel (`restore`: a new version, so the rollback itself can be
+undone). The files ingested after that version are found in the ledger (one ingest per system at
+a time, so a file started after the version's commit was committed after it); their rows leave
+`bronze/<system>_history` and `quarantine/<system>`, their ledger rows leave the ledger, and one
+row in `ledger/rollbacks` records what was undone, by whom and why. Re-run the city model for the
+days concerned afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+
+from assets.ingest.ingest import retried
+from assets.ingest.landing import system_lock
+from assets.ingest.tables import append, exists, read_table
+from assets.lake import LakeResource
+from assets.registry import load_contracts
+
+ROLLBACKS_SCHEMA = pa.schema(
+    [
+        ("system", pa.string()),
+        ("from_version", pa.int64()),
+        ("to_version", pa.int64()),
+        ("files", pa.list_(pa.string())),
+        ("rows_removed", pa.int64()),
+        ("reason", pa.string()),
+        ("by", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass
+class Rollback:
+    """What a rollback undid."""
+
+    system: str
+    from_version: int
+    to_version: int
+    files: list[str]
+    rows_removed: int
+
+
+def versions(lake: LakeResource, system: str) -> list[dict]:
+    """The bronze table's commits, newest first: version, time, operation, rows written."""
+    table = DeltaTable(lake.table("bronze", system), storage_options=lake.storage_options)
+    return [
+        {
+            "version": h["version"],
+            "at": datetime.fromtimestamp(h["timestamp"] / 1000, UTC).isoformat(timespec="seconds"),
+            "operation": h.get("operation"),
+            "rows": (h.get("operationMetrics") or {}).get("num_added_rows"),
+        }
+        for h in table.history()
+    ]
+
+
+def files_after(lake: LakeResource, system: str, committed_ms: int) -> pa.Table:
+    """Ledger rows of the files the system started ingesting after `committed_ms`."""
+    after = pa.scalar(datetime.fromtimestamp(committed_ms / 1000, UTC), pa.timestamp("us", "UTC"))
+    rows = read_table(
+        lake.table("ledger", "files"),
+        ["path", "content_hash", "status", "batch_id", "rows_loaded"],
+        (pc.field("system") == system) & (pc.field("started_at") > after),
+        lake.storage_options,
+    )
+    return rows if rows is not None else pa.table({"batch_id": pa.array([], pa.string())})
+
+
+def quoted(values: list[str]) -> str:
+    """A SQL list of string literals."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = "") -> Rollback:
+    """Restore `bronze/<system>` to `to_version` and forget every file ingested after it."""
+    if system not in {c.id for c in load_contracts()}:
+        raise ValueError(f"no contract for system {system!r}")
+    opts = lake.storage_options
+    bronze = DeltaTable(lake.table("bronze", system), storage_options=opts)
+    current = bronze.version()
+    if not 0 <= to_version < current:
+        raise ValueError(f"bronze/{system} is at version {current}: roll back to 0..{current - 1}")
+    with system_lock(lake, system):  # no ingest of this system meanwhile
+        committed = next(h["timestamp"] for h in bronze.history() if h["version"] == to_version)
+        undone = files_after(lake, system, committed)
+        loaded = [r for r in undone.to_pylist() if r["status"] != "duplicate"]
+        hashes = quoted([r["content_hash"] for r in loaded])
+        retried(lambda: bronze.restore(to_version))
+        for zone, name, column in (("bronze", f"{system}_history", "_source_hash"),
+                                   ("quarantine", system, "source_hash")):  # fmt: skip
+            uri = lake.table(zone, name)
+            if hashes and exists(uri, opts):
+                retried(lambda u=uri, c=column: DeltaTable(u, storage_options=opts).delete(
+                    f"{c} IN ({hashes})"))  # fmt: skip
+        batches = quoted(undone.column("batch_id").to_pylist())
+        if batches:
+            ledger = DeltaTable(lake.table("ledger", "files"), storage_options=opts)
+            retried(lambda: ledger.delete(f"batch_id IN ({batches})"))
+        done = Rollback(
+            system, current, to_version, sorted({r["path"] for r in loaded}),
+            sum(r["rows_loaded"] or 0 for r in loaded),
+        )  # fmt: skip
+        record = {
+            **done.__dict__,
+            "reason": reason,
+            "by": getpass.getuser(),
+            "at": datetime.now(UTC),
+        }
+        append(lake.table("ledger", "rollbacks"), pa.Table.from_pylist([record], ROLLBACKS_SCHEMA))
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    """List a system's bronze versions, or roll it back to one."""
+    parser = argparse.ArgumentParser(
+        prog="python -m assets.ingest.rollback",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("system", help="the contract id, e.g. meter_readings_gas")
+    parser.add_argument("--to-version", type=int, help="the bronze version to go back to")
+    parser.add_argument("--reason", default="", help="why, for the record in ledger/rollbacks")
+    args = parser.parse_args(argv)
+    lake = LakeResource.from_env()
+    if not exists(lake.table("bronze", args.system), lake.storage_options):
+        print(f"no table bronze/{args.system} in {lake.root}", file=sys.stderr)
+        return 2
+    if args.to_version is None:
+        for v in versions(lake, args.system):
+            print(json.dumps(v, ensure_ascii=False))
+        return 0
+    try:
+        done = roll_back(lake, args.system, args.to_version, args.reason)
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
+    print(f"bronze/{done.system}: version {done.from_version} -> {done.to_version}; "
+          f"{len(done.files)} files forgotten ({done.rows_removed:,} rows), deliver them again "
+          "and re-run the city model for their days")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
