@@ -11,7 +11,9 @@ import sys
 
 from bench.page import write_page
 
-BENCHMARKS = ("simulator", "ingest", "checks", "city_model", "risk", "sharing", "reports")
+BENCHMARKS = (
+    "simulator", "ingest", "checks", "city_model", "risk", "sharing", "reports", "pudong_day",
+)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

@@ -15,9 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +23,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.harness import save
+from bench.harness import run_measured, save
 
 DAYS = int(os.environ.get("DAYS", "30"))
 SCALE = float(os.environ.get("SCALE", "0.005"))
@@ -45,24 +43,15 @@ def files_by_day(landing: Path) -> dict[str, set[str]]:
 
 
 def build_day(day: date, warehouse: Path) -> tuple[float, float]:
-    """`dbt build` for one day, in a child process: seconds and the child's peak memory (MB)."""
+    """`dbt build` for one day, in a child process: seconds and its peak memory (MB)."""
     from assets.city_model.sources import DBT_DIR
 
     dbt = Path(sys.executable).parent / "dbt"
     env = {**os.environ, "CITYBRAIN_WAREHOUSE": str(warehouse)}
     days = json.dumps({"day_from": day.isoformat(), "day_to": day.isoformat()})
-    began = time.perf_counter()
-    done = subprocess.run(
-        [str(dbt), "build", "--quiet", "--profiles-dir", ".", "--vars", days],
-        cwd=DBT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"dbt build {day} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    args = [str(dbt), "build", "--quiet", "--profiles-dir", ".", "--vars", days]
+    seconds, peak_mb, _ = run_measured(args, env, cwd=DBT_DIR)
+    return seconds, peak_mb
 
 
 def run() -> dict:

@@ -11,6 +11,7 @@ import resource
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -43,10 +44,11 @@ def timed(step: str, work: Callable[[], int]) -> Measure:
     return Measure(step, round(seconds, 3), round(peak_rss_mb(), 1), int(rows))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. Linux's VmHWM belongs to the process image: unlike
-    `ru_maxrss`, it does not inherit the peak of the parent that spawned us."""
-    status = Path("/proc/self/status")
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's (by default this one's) peak resident memory. Linux's VmHWM belongs to the
+    process image: unlike `ru_maxrss`, it does not inherit the peak of the parent that spawned
+    it."""
+    status = Path(f"/proc/{pid}/status")
     if status.exists():
         for line in status.read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -60,6 +62,48 @@ def in_subprocess(module: str, *args: str) -> Measure:
     if done.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return Measure(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, now (MB)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue  # it ended while we looked
+    return total / 1024
+
+
+def run_measured(
+    args: list[str], env: dict[str, str], cwd: Path | None = None
+) -> tuple[float, float, str]:
+    """Run a command; its seconds, its process tree's peak memory (MB, sampled every 50 ms)
+    and the last line it printed."""
+    began = time.perf_counter()
+    child = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = [0.0]
+
+    def sample() -> None:
+        while child.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mb(child.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    seconds = time.perf_counter() - began
+    sampler.join()
+    if child.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(args)} failed:\n{out.decode()[-3000:]}{err.decode()[-3000:]}"
+        )
+    lines = out.decode().strip().splitlines()
+    return round(seconds, 2), round(peak[0], 1), lines[-1] if lines else ""
 
 
 def report(measure: Measure) -> None:

@@ -26,12 +26,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
 
-from bench.harness import Measure, report, save
+from bench.harness import Measure, report, run_measured, save
 
 SCALES = tuple(float(s) for s in os.environ.get("SCALES", "0.01,0.03,0.1,0.3").split(","))
 STAGES = ("ingest", "checks", "dbt", "risk", "publish")
@@ -40,43 +39,6 @@ SEED = 7
 GOAL = {"scale": 0.1, "seconds": 300, "peak_mb": 4096}
 # A scale is run only when the last one's day, grown in proportion, would fit this budget.
 BUDGET_S = float(os.environ.get("BUDGET_S", "1500"))
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, now (MB)."""
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:"))
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue  # it ended while we looked
-    return total / 1024
-
-
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; its seconds, its process tree's peak memory (MB) and its last line."""
-    began = time.perf_counter()
-    child = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = [0.0]
-
-    def sample() -> None:
-        while child.poll() is None:
-            peak[0] = max(peak[0], tree_rss_mb(child.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = child.communicate()
-    seconds = time.perf_counter() - began
-    sampler.join()
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(args[2:])} failed:\n{err.decode()[-4000:]}")
-    lines = out.decode().strip().splitlines()
-    return round(seconds, 2), round(peak[0], 1), lines[-1] if lines else ""
 
 
 def stage_job(stage: str):

@@ -22,7 +22,7 @@ import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.harness import free_port, save
+from bench.harness import free_port, peak_rss_mb, save
 
 SCALE = float(os.environ.get("SCALE", "0.1"))
 DAYS = 7
@@ -125,13 +125,14 @@ def run() -> dict:
         app, base = serve(lake_dir)
         try:
             runs = time_pages(base, root / "profile")
+            app_peak_mb = round(peak_rss_mb(app.pid), 1)
         finally:
             app.terminate()
             app.wait()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     payload = {
-        "scale": SCALE, "days": DAYS, "runs": runs,
+        "scale": SCALE, "days": DAYS, "runs": runs, "app_peak_mb": app_peak_mb,
         "slowest_cold_s": max(r["cold_s"] for r in runs),
         "baseline": "the same page opened again (warm: its tables cached)",
         "goal": "at most 2 s to first render per page",

@@ -155,3 +155,19 @@ def test_a_dagster_ingest_run_checks_its_load_on_s3(s3_lake) -> None:
     history = DeltaTable(lake.table("quality", "check_results")).to_pandas()
     recorded = history.loc[history["table"] == "meter_readings_gas", "check"]
     assert "meter_id_not_null" in set(recorded)
+
+
+def test_local_files_stay_on_this_machine_wherever_the_lake_is(tmp_path, monkeypatch) -> None:
+    local = LakeResource(root=str(tmp_path / "lake"))
+    assert local.landing_root == tmp_path / "lake" / "landing"
+    assert local.duckdb_filesystem() is None
+    remote = LakeResource(root="s3://bucket/lake", local_dir=str(tmp_path / "work"))
+    assert remote.table("bronze", "x") == "s3://bucket/lake/bronze/x"
+    assert remote.local("warehouse") == tmp_path / "work" / "warehouse"
+    assert remote.landing_root == tmp_path / "work" / "landing"
+    monkeypatch.chdir(tmp_path)
+    assert (
+        LakeResource(root="s3://bucket/lake").landing_root
+        == tmp_path / "citybrain_local" / "landing"
+    )
+    assert remote.duckdb_filesystem().protocol[0] == "s3"
