@@ -197,17 +197,18 @@ def pudong_day_section(data: dict) -> str:
         f"{goal['scale']}: at most {goal['seconds'] // 60} minutes and {goal['peak_mb']:,} MB: "
         f"**{'met' if data['goal_met'] else 'missed'}**.",
         "",
-        "| scale | landing MB | "
+        "| scale | landing MB | rows loaded | "
         + " | ".join(f"{s} s (MB)" for s in STAGES)
         + " | day s | day peak MB | DuckDB s (MB) | day / DuckDB |",
-        "|---:|---:|" + "---:|" * (len(STAGES) + 4),
+        "|---:|---:|---:|" + "---:|" * (len(STAGES) + 4),
     ]
     for r in data["runs"]:
         stages = " | ".join(
             f"{r['stages'][s]['seconds']:.1f} ({r['stages'][s]['peak_mb']:,.0f})" for s in STAGES
         )
         lines.append(
-            f"| {r['scale']} | {r['landing_mb']:,.0f} | {stages} | **{r['total_s']:.0f}** "
+            f"| {r['scale']} | {r['landing_mb']:,.0f} | {r.get('rows_loaded', 0):,} | {stages} "
+            f"| **{r['total_s']:.0f}** "
             f"| **{r['peak_mb']:,.0f}** | {r['duckdb_s']:.1f} ({r['duckdb_peak_mb']:,.0f}) "
             f"| {r['ratio_to_duckdb']} |"
         )

@@ -116,6 +116,18 @@ def simulate(scale: float, root: Path) -> float:
     return round(time.perf_counter() - began, 1)
 
 
+def lake_counts(lake_dir: Path) -> dict[str, int]:
+    """What the day left in the lake: the ledger's totals (which must balance) and the events."""
+    from deltalake import DeltaTable
+
+    ledger = DeltaTable(str(lake_dir / "ledger" / "files")).to_pandas()
+    totals = {k: int(ledger[k].sum()) for k in ("rows_read", "rows_loaded", "rows_quarantined")}
+    if totals["rows_read"] != totals["rows_loaded"] + totals["rows_quarantined"]:
+        raise AssertionError(f"the ledger does not balance: {totals}")
+    events = DeltaTable(str(lake_dir / "gold" / "fct_city_event")).to_pyarrow_dataset()
+    return {"files": len(ledger), **totals, "city_events": events.count_rows()}
+
+
 def one_scale(scale: float) -> dict:
     """Simulate a day at `scale`, then run every stage and the lower bound, each measured."""
     root = Path(tempfile.mkdtemp(prefix=f"pudong-day-{scale}-"))
@@ -137,6 +149,7 @@ def one_scale(scale: float) -> dict:
             seconds, peak, _ = run_measured([*here, "stage", stage], env)
             stages[stage] = {"seconds": seconds, "peak_mb": peak}
             print(f"  scale {scale}: {stage} {seconds:.1f} s, {peak:,.0f} MB", flush=True)
+        counts = lake_counts(root / "lake")
         seconds, peak, line = run_measured([*here, "duckdb", str(root)], env)
         lower = Measure(**json.loads(line))
     finally:
@@ -144,7 +157,7 @@ def one_scale(scale: float) -> dict:
     total = round(sum(s["seconds"] for s in stages.values()), 1)
     return {
         "scale": scale, "simulate_s": simulate_s, "landing_mb": round(landing_mb / 2**20, 1),
-        "stages": stages, "total_s": total,
+        "stages": stages, "total_s": total, **counts,
         "peak_mb": max(s["peak_mb"] for s in stages.values()),
         "duckdb_s": seconds, "duckdb_peak_mb": peak, "duckdb_rows": lower.rows,
         "duckdb_files": lower.extra["files"], "duckdb_unreadable": lower.extra["unreadable_files"],
