@@ -10,6 +10,7 @@ it loaded, through the same code as the Dagster checks (Great Expectations insid
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import Measure, in_subprocess, report, save, timed
+from bench.harness import Measure, in_subprocess, report, run_measured, save, timed
 from bench.ingest import LANDING, SYSTEM, make_csv
 
 SIZES = tuple(int(n) for n in os.environ.get("ROWS", "2500000,10000000,20000000").split(","))
@@ -68,6 +69,56 @@ def check_step(lake_root: Path, rows: int) -> Measure:
     return measure
 
 
+def gas_job():
+    """The gas table's bronze asset and its checks, as a job of the product's definitions (and
+    so with their executor). Module-level, so Dagster can rebuild it in each step's process."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    selection = dg.AssetSelection.assets(dg.AssetKey(["bronze", SYSTEM]))
+    job = dg.define_asset_job("bench_gas_ingest_and_checks", selection=selection)
+    return dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
+
+
+def dagster_run() -> dict[str, float]:
+    """Ingest and check the table in one real Dagster run of the product's executor (lake and
+    instance from the environment): each step's seconds from its worker starting to its end."""
+    import dagster as dg
+
+    from assets.bronze import DELIVERY_DAYS
+
+    today = DELIVERY_DAYS.get_last_partition_key()  # the file arrived today
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(gas_job), instance, tags={"dagster/partition": today}
+        )
+        assert result.success, "the benchmark's Dagster run failed"
+        started, ended = {}, {}
+        for record in instance.all_logs(result.run_id):
+            event = record.dagster_event
+            if event is None or record.step_key is None:
+                continue
+            if event.event_type_value == "STEP_WORKER_STARTING":
+                started[record.step_key] = record.timestamp
+            elif event.event_type_value == "STEP_SUCCESS":
+                ended[record.step_key] = record.timestamp
+    seconds = {key: round(ended[key] - started[key], 2) for key in ended}
+    ingest = next(v for k, v in seconds.items() if k.startswith("bronze"))
+    checks = next(v for k, v in seconds.items() if k.endswith("_quality"))
+    return {"ingest_s": ingest, "checks_s": checks}
+
+
+def in_dagster(root: Path) -> dict[str, float]:
+    """`dagster_run` in a fresh process over the lake at `root`, with its own instance."""
+    home = root / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = os.environ | {"CITYBRAIN_LAKE": str(root), "DAGSTER_HOME": str(home)}
+    _, _, line = run_measured([sys.executable, "-m", "bench.checks", "dagster"], env)
+    return json.loads(line)
+
+
 def run() -> dict:
     """Ingest, then check, at every size; the ratio of check time to ingest time."""
     runs = []
@@ -78,6 +129,10 @@ def run() -> dict:
             ingest = in_subprocess("bench.ingest", "step", "ingest", str(root), str(rows))
             checks = in_subprocess("bench.checks", "step", str(root), str(rows))
             startup = checks.extra["ge_startup_s"]
+            shutil.rmtree(root / "bronze")  # again, now as one Dagster run of both steps
+            shutil.rmtree(root / "ledger")
+            shutil.rmtree(root / "quarantine", ignore_errors=True)
+            run = in_dagster(root)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         runs.append({
@@ -87,6 +142,8 @@ def run() -> dict:
             "ge_startup_s": startup,
             "time_share": round((checks.seconds + startup) / ingest.seconds, 3),
             "time_share_warm": round(checks.seconds / ingest.seconds, 3),
+            "dagster_ingest_s": run["ingest_s"], "dagster_checks_s": run["checks_s"],
+            "dagster_share": round(run["checks_s"] / run["ingest_s"], 3),
         })  # fmt: skip
     payload = {"system": SYSTEM, "baseline": "the ingest of the same table", "runs": runs}
     save("checks", payload)
@@ -96,5 +153,7 @@ def run() -> dict:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["step"]:
         report(check_step(Path(sys.argv[2]), int(sys.argv[3])))
+    elif sys.argv[1:2] == ["dagster"]:
+        print(json.dumps(dagster_run()))
     else:
         print(run())

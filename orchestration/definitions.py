@@ -19,6 +19,18 @@ ingest_job = dg.define_asset_job(
     description="Ingest every system's pending landing files (one delivery day per partition).",
 )
 
+# Every step forks from a server that has already imported the code location and Great
+# Expectations, instead of spawning a fresh interpreter that imports them again (Dagster's
+# default): about 3 s less for each check step, and less for every other step too.
+executor = dg.multiprocess_executor.configured(
+    {
+        "start_method": {
+            "forkserver": {"preload_modules": ["orchestration.definitions", "great_expectations"]}
+        }
+    },
+    name="forkserver_multiprocess",
+)
+
 defs = dg.Definitions(
     assets=[
         *reference_assets,
@@ -35,4 +47,5 @@ defs = dg.Definitions(
     schedules=[maintenance_schedule],
     sensors=[landing_sensor],
     resources=resources(),
+    executor=executor,
 )
