@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from fsspec import AbstractFileSystem
+import fsspec
 from pyarrow import fs
 
 DEFAULT_ROOT = "lake"
@@ -64,13 +64,11 @@ class LakeResource(dg.ConfigurableResource):
             local_dir=os.environ.get(LOCAL_DIR_ENV, ""),
         )
 
-    def duckdb_filesystem(self) -> AbstractFileSystem | None:
+    def duckdb_filesystem(self) -> fsspec.AbstractFileSystem | None:
         """The fsspec file system DuckDB reads an object-store lake through (None when local):
         DuckDB's own `httpfs` extension is a run-time download, which this platform avoids."""
         if self.is_local:
             return None
-        import fsspec
-
         return fsspec.filesystem(self.root.split("://", 1)[0])
 
 
