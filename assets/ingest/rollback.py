@@ -27,7 +27,7 @@ from deltalake import DeltaTable
 
 from assets.ingest.ingest import retried
 from assets.ingest.landing import system_lock
-from assets.ingest.tables import append, exists, read_table
+from assets.ingest.tables import append, by_hash, exists, read_table
 from assets.lake import LakeResource
 from assets.registry import load_contracts
 
@@ -82,36 +82,34 @@ def files_after(lake: LakeResource, system: str, committed_ms: int) -> pa.Table:
     return rows if rows is not None else pa.table({"batch_id": pa.array([], pa.string())})
 
 
-def quoted(values: list[str]) -> str:
-    """A SQL list of string literals."""
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+def delete_where(lake: LakeResource, zone: str, name: str, predicate: str) -> None:
+    """Delete a table's rows matching `predicate` (a new version; nothing if no table)."""
+    uri = lake.table(zone, name)
+    if exists(uri, lake.storage_options):
+        table = DeltaTable(uri, storage_options=lake.storage_options)
+        retried(lambda: table.delete(predicate))
 
 
 def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = "") -> Rollback:
     """Restore `bronze/<system>` to `to_version` and forget every file ingested after it."""
     if system not in {c.id for c in load_contracts()}:
         raise ValueError(f"no contract for system {system!r}")
-    opts = lake.storage_options
-    bronze = DeltaTable(lake.table("bronze", system), storage_options=opts)
+    bronze = DeltaTable(lake.table("bronze", system), storage_options=lake.storage_options)
     current = bronze.version()
     if not 0 <= to_version < current:
         raise ValueError(f"bronze/{system} is at version {current}: roll back to 0..{current - 1}")
     with system_lock(lake, system):  # no ingest of this system meanwhile
         committed = next(h["timestamp"] for h in bronze.history() if h["version"] == to_version)
-        undone = files_after(lake, system, committed)
-        loaded = [r for r in undone.to_pylist() if r["status"] != "duplicate"]
-        hashes = quoted([r["content_hash"] for r in loaded])
+        undone = files_after(lake, system, committed).to_pylist()
+        loaded = [r for r in undone if r["status"] != "duplicate"]
         retried(lambda: bronze.restore(to_version))
-        for zone, name, column in (("bronze", f"{system}_history", "_source_hash"),
-                                   ("quarantine", system, "source_hash")):  # fmt: skip
-            uri = lake.table(zone, name)
-            if hashes and exists(uri, opts):
-                retried(lambda u=uri, c=column: DeltaTable(u, storage_options=opts).delete(
-                    f"{c} IN ({hashes})"))  # fmt: skip
-        batches = quoted(undone.column("batch_id").to_pylist())
-        if batches:
-            ledger = DeltaTable(lake.table("ledger", "files"), storage_options=opts)
-            retried(lambda: ledger.delete(f"batch_id IN ({batches})"))
+        if loaded:  # content hashes and batch ids are hex: `by_hash` inlines them safely
+            hashes = [r["content_hash"] for r in loaded]
+            delete_where(lake, "bronze", f"{system}_history", by_hash(hashes, "_source_hash"))
+            delete_where(lake, "quarantine", system, by_hash(hashes, "source_hash"))
+        if undone:
+            batches = [r["batch_id"] for r in undone]
+            delete_where(lake, "ledger", "files", by_hash(batches, "batch_id"))
         done = Rollback(
             system, current, to_version, sorted({r["path"] for r in loaded}),
             sum(r["rows_loaded"] or 0 for r in loaded),
