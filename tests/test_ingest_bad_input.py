@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from assets.ingest.validate import fixed_offset
 from tests.ingest_support import contract, deliver, edited_contract, ingest, reasons, table
 
 GAS = "gas_company/meter_readings/gas_readings_20261116.csv"
@@ -192,6 +193,34 @@ def test_normalisation_full_width_digits_and_every_date_format_to_utc(lake) -> N
     assert bronze.column("meter_id").to_pylist()[-1] == "GM00000009"
     assert bronze.column("reading").to_pylist()[-1] == 12.5
     assert set(bronze.column("event_date").to_pylist()) == {datetime(2026, 11, 16).date()}
+
+
+def set_timezone(doc: dict, zone: str) -> None:
+    """A contract whose naive local times are in another zone."""
+    prop = next(p for p in doc["customProperties"] if p["property"] == "timezone")
+    prop["value"] = zone
+
+
+def test_naive_times_in_a_daylight_saving_zone_become_utc(lake, tmp_path) -> None:
+    # Shanghai keeps one offset (the fast path: arithmetic); Berlin changes twice a year (ICU).
+    assert fixed_offset("Asia/Shanghai") == 8 * 3600
+    assert fixed_offset("Europe/Berlin") is None
+    berlin = edited_contract(
+        tmp_path, "meter_readings_gas", lambda d: set_timezone(d, "Europe/Berlin")
+    )
+    rows = gas_row(1, at="2026-07-01 12:00:00") + gas_row(2, at="2026-01-01 23:30:00")
+    rows += gas_row(3, at="2026/07/01 12:00:00") + gas_row(4, at="2026-07-01T12:00:00+08:00")
+    deliver(lake, GAS, GAS_HEADER + rows)
+    assert only_file(ingest(lake, berlin)).rows_loaded == 4
+    bronze = table(lake, "bronze", "meter_readings_gas").sort_by("meter_id")
+    assert bronze.column("read_at").to_pylist() == [
+        datetime(2026, 7, 1, 10, 0, tzinfo=UTC),  # CEST, UTC+2
+        datetime(2026, 1, 1, 22, 30, tzinfo=UTC),  # CET, UTC+1
+        datetime(2026, 7, 1, 10, 0, tzinfo=UTC),
+        datetime(2026, 7, 1, 4, 0, tzinfo=UTC),  # an explicit offset wins over the zone
+    ]
+    # The event date is the local one: 23:30 on 1 January in Berlin.
+    assert bronze.column("event_date").to_pylist()[1] == datetime(2026, 1, 1).date()
 
 
 def test_required_values_missing_and_bad_types_are_named(lake) -> None:

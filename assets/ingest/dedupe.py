@@ -1,57 +1,69 @@
 """Which rows of a file repeat an earlier row's key, for files of any length.
 
-Keys arrive as 64-bit hashes. A Bloom filter (16 MB, two probes) answers "certainly new" for
-almost every key; only its rare positives are checked exactly, by binary search in the sorted
-hashes of each earlier batch. Memory: 16 MB plus 8 bytes per distinct key (80 MB for 10 million).
+Keys arrive as 64-bit hashes. A blocked Bloom filter (32 MB; three bits of one 64-bit word per
+key, so one memory access per lookup) answers "certainly new" for almost every key; only its
+rare positives (about 0.2% at 10 million keys) are checked exactly, by binary search in the
+sorted hashes of each earlier batch. Memory: 32 MB plus 8 bytes per distinct key.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-BLOOM_BITS = 1 << 27
+WORD_BITS = 22  # 4M words of 64 bits: 32 MB
+SIX = np.uint64(63)
+
+
+def probe(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each hash's word (its top bits) and its three bits in that word (from its low bits)."""
+    words = hashes >> np.uint64(64 - WORD_BITS)
+    one = np.uint64(1)
+    masks = (
+        (one << (hashes & SIX))
+        | (one << ((hashes >> np.uint64(6)) & SIX))
+        | (one << ((hashes >> np.uint64(12)) & SIX))
+    )
+    return words, masks
 
 
 class SeenKeys:
     """Key hashes seen so far in one file."""
 
     def __init__(self) -> None:
-        self.bloom = np.zeros(BLOOM_BITS // 64, dtype=np.uint64)
+        self.bloom = np.zeros(1 << WORD_BITS, dtype=np.uint64)
         self.runs: list[np.ndarray] = []
 
-    @staticmethod
-    def probes(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two bit positions per hash, from its low and high halves."""
-        mask = np.uint64(BLOOM_BITS - 1)
-        return hashes & mask, (hashes >> np.uint64(32)) & mask
-
     def maybe_seen(self, hashes: np.ndarray) -> np.ndarray:
-        """False: certainly not seen; True: perhaps (about 2% false positives at 10M keys)."""
-        out = np.ones(len(hashes), dtype=bool)
-        for bit in self.probes(hashes):
-            words = self.bloom[bit >> np.uint64(6)]
-            out &= (words >> (bit & np.uint64(63))) & np.uint64(1) == 1
-        return out
+        """False: certainly not seen; True: perhaps."""
+        words, masks = probe(hashes)
+        return (self.bloom[words] & masks) == masks
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """A mask of the hashes seen neither earlier in this batch nor in earlier batches."""
         hashes = hashes.astype(np.uint64, copy=False)
-        _, first = np.unique(hashes, return_index=True)
-        fresh = np.zeros(len(hashes), dtype=bool)
-        fresh[first] = True
+        ordered = np.sort(hashes)
+        fresh = np.ones(len(hashes), dtype=bool)
+        if (ordered[1:] == ordered[:-1]).any():  # rare: repeats inside the batch
+            fresh[:] = False
+            fresh[np.unique(hashes, return_index=True)[1]] = True
         doubtful = np.flatnonzero(fresh & self.maybe_seen(hashes))
         for run in self.runs:
             if len(doubtful) == 0:
                 break
             at = np.searchsorted(run, hashes[doubtful]).clip(max=len(run) - 1)
             fresh[doubtful[run[at] == hashes[doubtful]]] = False
-        self.remember(hashes[fresh])
+        self.remember(ordered if fresh.all() else np.sort(hashes[fresh]))
         return fresh
 
     def remember(self, new: np.ndarray) -> None:
-        """Add new, distinct hashes to the filter and keep them as a sorted run."""
+        """Add new, distinct, sorted hashes to the filter and keep them as a run."""
         if len(new) == 0:
             return
-        for bit in self.probes(new):
-            np.bitwise_or.at(self.bloom, bit >> np.uint64(6), np.uint64(1) << (bit & np.uint64(63)))
-        self.runs.append(np.sort(new))
+        words, masks = probe(new)
+        # A fancy-indexed `|=` lands one write per repeated word: repeat for the bits lost
+        # (two or three rounds; still several times faster than `np.bitwise_or.at`).
+        while len(words):
+            self.bloom[words] |= masks
+            lost = (self.bloom[words] & masks) != masks
+            words, masks = words[lost], masks[lost]
+        self.runs.append(new)

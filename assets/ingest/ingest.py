@@ -39,6 +39,7 @@ from assets.registry import Contract
 
 LINEAGE = ["_source_file", "_source_line", "_source_hash", "_batch_id", "_ingested_at"]
 PARTITION = "event_date"
+INGESTED_AT = pa.timestamp("us", tz="UTC")
 RAW_SAMPLE = 4096  # characters of a whole-file quarantine's raw text
 
 
@@ -262,7 +263,8 @@ class SystemIngest:
         constants = path_constants(self.contract, result.path)
         seen = SeenKeys()
         at = datetime.now(UTC)
-        for index, batch in enumerate(read_batches(path, self.contract, scan)):
+        # Reading runs a stage ahead in its own thread (Arrow releases the GIL while parsing).
+        for index, batch in enumerate(prefetched(read_batches(path, self.contract, scan))):
             raw = with_constants(batch, constants)
             result.rows_read += raw.rows_read
             if raw.table.num_rows == 0 and not raw.rejects:
@@ -357,13 +359,11 @@ class SystemIngest:
         n = good.num_rows
         return (
             good.drop_columns(["_reason", "_key_hash", "_line", "_event_date"])
-            .append_column("_source_file", pa.repeat(pa.scalar(result.path), n))
+            .append_column("_source_file", repeated(result.path, n))
             .append_column("_source_line", good.column("_line"))
-            .append_column("_source_hash", pa.repeat(pa.scalar(result.content_hash), n))
-            .append_column("_batch_id", pa.repeat(pa.scalar(result.batch_id), n))
-            .append_column(
-                "_ingested_at", pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), n)
-            )
+            .append_column("_source_hash", repeated(result.content_hash, n))
+            .append_column("_batch_id", repeated(result.batch_id, n))
+            .append_column("_ingested_at", pa.repeat(pa.scalar(at, INGESTED_AT), n))
             .append_column(PARTITION, good.column("_event_date"))
         )
 
@@ -382,8 +382,17 @@ def with_constants(raw: RawBatch, constants: dict[str, str]) -> RawBatch:
     table = raw.table
     for name, value in constants.items():
         if name not in table.column_names and table.num_rows:
-            table = table.append_column(name, pa.repeat(pa.scalar(value), table.num_rows))
+            table = table.append_column(name, repeated(value, table.num_rows))
     return RawBatch(table, raw.lines, raw.rejects)
+
+
+def repeated(text: str, n: int) -> pa.Array:
+    """`n` copies of a text, built from two buffers (`pa.repeat` takes 0.2 s for 250,000)."""
+    data = text.encode()
+    if n * len(data) >= 2**31:  # beyond 32-bit offsets
+        return pa.repeat(pa.scalar(text), n)
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
 
 
 def conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:

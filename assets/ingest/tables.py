@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import pyarrow as pa
-from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 T = TypeVar("T")
@@ -70,8 +70,14 @@ def by_hash(hashes: list[str], column: str) -> str:
 
 
 # Row groups of 128k rows: readers (checks, dbt) stream a table a few MB at a time; the writer's
-# default of 1M rows made every scan hold hundreds of MB.
-WRITER = WriterProperties(max_row_group_size=128 * 1024)
+# default of 1M rows made every scan hold hundreds of MB. Snappy, as DuckDB writes: 40% smaller
+# than the writer's default (none) for the same time. Line numbers are all distinct: a
+# dictionary for them is work thrown away (a quarter of bronze's encoding time).
+WRITER = WriterProperties(
+    max_row_group_size=128 * 1024,
+    compression="SNAPPY",
+    column_properties={"_source_line": ColumnProperties(dictionary_enabled=False)},
+)
 
 
 def replace_file_rows(
