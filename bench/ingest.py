@@ -58,6 +58,8 @@ def step(kind: str, lake_root: Path, rows: int) -> Measure:
             return rows
 
         return timed("duckdb COPY csv->parquet", copy)
+    import pandas  # noqa: F401  imports are not the ingest's cost; deltalake's reader imports this
+
     from assets.ingest.ingest import ingest_landing
     from assets.lake import LakeResource
     from assets.registry import CONTRACTS_DIR, load_contract

@@ -261,7 +261,7 @@ class SystemIngest:
         self, path: Path, scan: FileScan, result: FileResult, quarantined: list[pa.Table]
     ) -> Iterator[pa.Table]:
         constants = path_constants(self.contract, result.path)
-        seen = SeenKeys()
+        seen = SeenKeys(expected=scan.newlines or scan.size // 8)  # Parquet: no lines
         at = datetime.now(UTC)
         # Reading runs a stage ahead in its own thread (Arrow releases the GIL while parsing).
         for index, batch in enumerate(prefetched(read_batches(path, self.contract, scan))):

@@ -22,6 +22,7 @@ class FileScan:
     has_bom: bool = False
     nul_offset: int | None = None  # first NUL byte: text exports never contain one
     longest_line: int = 0  # bytes: sizes the CSV reader's blocks
+    newlines: int = 0  # about the rows of a text file (sizes duplicate detection)
 
 
 def new_digest() -> blake3:
@@ -49,10 +50,11 @@ def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None)
     digest = None if known_hash else new_digest()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     is_utf8, size, nul_offset, head = True, 0, None, b""
-    longest, line_start = 0, 0
+    longest, line_start, newlines = 0, 0, 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + size
+            newlines += len(ends)
             if len(ends):
                 starts = np.concatenate([[line_start], ends[:-1] + 1])
                 longest = max(longest, int((ends - starts).max()))
@@ -81,4 +83,4 @@ def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None)
         encoding = declared if declared in ("gbk", "gb18030") else "gb18030"
     hexdigest = known_hash or (digest.hexdigest() if digest else "")
     longest = max(longest, size - line_start)
-    return FileScan(hexdigest, size, encoding, has_bom, nul_offset, longest)
+    return FileScan(hexdigest, size, encoding, has_bom, nul_offset, longest, newlines)

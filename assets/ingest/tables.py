@@ -79,6 +79,10 @@ WRITER = WriterProperties(
     column_properties={"_source_line": ColumnProperties(dictionary_enabled=False)},
 )
 
+# The writer holds a file's encoded row groups in memory until the file is closed: 32 MB files
+# (not the default 100 MB) keep a large delivery's write from growing with the delivery.
+TARGET_FILE_SIZE = 32 << 20
+
 
 def replace_file_rows(
     uri: str,
@@ -99,6 +103,7 @@ def replace_file_rows(
             partition_by=partition_by,
             storage_options=storage_options,
             writer_properties=WRITER,
+            target_file_size=TARGET_FILE_SIZE,
         )
         return
     write_deltalake(
@@ -110,6 +115,7 @@ def replace_file_rows(
         partition_by=partition_by,
         storage_options=storage_options,
         writer_properties=WRITER,
+        target_file_size=TARGET_FILE_SIZE,
     )
 
 

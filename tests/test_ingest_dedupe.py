@@ -1,0 +1,33 @@
+"""Duplicate detection across the batches of one long file, checked against Python sets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assets.ingest.dedupe import SeenKeys
+
+
+def test_first_seen_matches_exact_set_semantics_across_many_batches() -> None:
+    rng = np.random.default_rng(7)
+    seen, expected_seen = SeenKeys(expected=40 * 5_000), set()
+    universe = rng.integers(0, 2**64 - 1, 150_000, dtype=np.uint64)
+    for _ in range(40):  # enough batches for the runs to be merged more than once
+        batch = rng.choice(universe, 5_000)  # repeats within and across batches
+        got = seen.first_seen(batch)
+        want = np.zeros(len(batch), dtype=bool)
+        for i, key in enumerate(batch.tolist()):
+            if key not in expected_seen:
+                expected_seen.add(key)
+                want[i] = True
+        assert (got == want).all()
+    assert sum(len(r) for r in seen.runs) == len(expected_seen)
+    assert len(seen.runs) < 40  # merged
+
+
+def test_an_undersized_filter_is_slower_but_still_exact() -> None:
+    rng = np.random.default_rng(8)
+    seen = SeenKeys(expected=0)
+    keys = rng.integers(0, 2**64 - 1, 200_000, dtype=np.uint64)
+    assert seen.first_seen(keys[:100_000]).all()
+    again = seen.first_seen(np.concatenate([keys[50_000:100_000], keys[100_000:]]))
+    assert not again[:50_000].any() and again[50_000:].all()
