@@ -52,11 +52,10 @@ class SeenKeys:
             fresh[np.unique(hashes, return_index=True)[1]] = True
         doubtful = np.flatnonzero(fresh & self.maybe_seen(hashes))
         doubtful = doubtful[np.argsort(hashes[doubtful])]  # sorted lookups: cache-friendly
-        for run in self.runs:
-            if len(doubtful) == 0:
-                break
-            at = np.searchsorted(run, hashes[doubtful]).clip(max=len(run) - 1)
-            fresh[doubtful[run[at] == hashes[doubtful]]] = False
+        keys = hashes[doubtful]
+        for run in self.runs if len(doubtful) else []:
+            at = np.searchsorted(run, keys).clip(max=len(run) - 1)
+            fresh[doubtful[run[at] == keys]] = False
         self.remember(ordered if fresh.all() else np.sort(hashes[fresh]))
         return fresh
 

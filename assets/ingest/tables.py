@@ -95,23 +95,13 @@ def replace_file_rows(
 ) -> None:
     """Write files' rows, replacing any earlier attempt's rows of the same hashes, atomically."""
     reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
-    if not exists(uri, storage_options):
-        write_deltalake(
-            uri,
-            reader,
-            mode="append",
-            partition_by=partition_by,
-            storage_options=storage_options,
-            writer_properties=WRITER,
-            target_file_size=TARGET_FILE_SIZE,
-        )
-        return
+    first = not exists(uri, storage_options)
     write_deltalake(
         uri,
         reader,
-        mode="overwrite",
-        predicate=by_hash(hashes, hash_column),
-        schema_mode="merge",
+        mode="append" if first else "overwrite",
+        predicate=None if first else by_hash(hashes, hash_column),
+        schema_mode=None if first else "merge",
         partition_by=partition_by,
         storage_options=storage_options,
         writer_properties=WRITER,
