@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from assets.ingest import dedupe
 from assets.ingest.dedupe import SeenKeys
 
 
@@ -31,3 +34,26 @@ def test_an_undersized_filter_is_slower_but_still_exact() -> None:
     assert seen.first_seen(keys[:100_000]).all()
     again = seen.first_seen(np.concatenate([keys[50_000:100_000], keys[100_000:]]))
     assert not again[:50_000].any() and again[50_000:].all()
+
+
+def test_runs_spilled_to_disk_stay_exact_and_are_deleted(monkeypatch) -> None:
+    monkeypatch.setattr(dedupe, "MEMORY_KEYS", 20_000)  # spill every few batches
+    rng = np.random.default_rng(9)
+    universe = rng.integers(0, 2**64 - 1, 120_000, dtype=np.uint64)
+    expected_seen: set[int] = set()
+    with SeenKeys(expected=0) as seen:  # an undersized filter: many lookups reach the disk
+        for _ in range(30):
+            batch = rng.choice(universe, 6_000)
+            got = seen.first_seen(batch)
+            want = np.zeros(len(batch), dtype=bool)
+            for i, key in enumerate(batch.tolist()):
+                if key not in expected_seen:
+                    expected_seen.add(key)
+                    want[i] = True
+            assert (got == want).all()
+        assert len(seen.disk) >= 3
+        held = sum(len(r) for r in seen.runs) + sum(r.size for r in seen.disk)
+        assert held == len(expected_seen)
+        folder = Path(seen.folder.name)
+        assert len(list(folder.iterdir())) == len(seen.disk)
+    assert not folder.exists()

@@ -261,19 +261,19 @@ class SystemIngest:
         self, path: Path, scan: FileScan, result: FileResult, quarantined: list[pa.Table]
     ) -> Iterator[pa.Table]:
         constants = path_constants(self.contract, result.path)
-        seen = SeenKeys(expected=scan.newlines or scan.size // 8)  # Parquet: no lines
         at = datetime.now(UTC)
-        # Reading runs a stage ahead in its own thread (Arrow releases the GIL while parsing).
-        for index, batch in enumerate(prefetched(read_batches(path, self.contract, scan))):
-            raw = with_constants(batch, constants)
-            result.rows_read += raw.rows_read
-            if raw.table.num_rows == 0 and not raw.rejects:
-                continue
-            checked = self.validator.run(raw.table, raw.lines) if raw.table.num_rows else None
-            good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
-            quarantined.append(rejected)
-            if good is not None:
-                yield good
+        batches = prefetched(read_batches(path, self.contract, scan))  # reads a stage ahead
+        with SeenKeys(expected=scan.newlines or scan.size // 8) as seen:  # Parquet: no lines
+            for index, batch in enumerate(batches):
+                raw = with_constants(batch, constants)
+                result.rows_read += raw.rows_read
+                if raw.table.num_rows == 0 and not raw.rejects:
+                    continue
+                checked = self.validator.run(raw.table, raw.lines) if raw.table.num_rows else None
+                good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
+                quarantined.append(rejected)
+                if good is not None:
+                    yield good
 
     def settle(
         self,
