@@ -7,9 +7,9 @@ balance (read = loaded + quarantined). A file that cannot be read is quarantined
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import chain
@@ -25,6 +25,7 @@ from assets.ingest.landing import landing_files, path_constants, system_lock
 from assets.ingest.prefetch import prefetched
 from assets.ingest.readers import read_batches
 from assets.ingest.scan import FileScan, content_hash, scan_file
+from assets.ingest.spool import Spool
 from assets.ingest.tables import (
     LEDGER_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -41,6 +42,7 @@ LINEAGE = ["_source_file", "_source_line", "_source_hash", "_batch_id", "_ingest
 PARTITION = "event_date"
 INGESTED_AT = pa.timestamp("us", tz="UTC")
 RAW_SAMPLE = 4096  # characters of a whole-file quarantine's raw text
+DUPLICATE = "duplicate row (same key earlier in the file)"
 
 
 @dataclass
@@ -121,45 +123,44 @@ class SystemIngest:
             result.status, result.reason, result.warnings = "loaded", None, []
             result.event_dates = set()
         hashes = [scan.content_hash for _, scan, _ in todo]
-        if len(todo) == 1:
-            quarantined = self.load_one(*todo[0], hashes)
-        else:
-            quarantined = self.load_group(todo, hashes)
-        q = pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()
-        replace_file_rows(
-            self.quarantine,
-            q.to_batches(),
-            QUARANTINE_SCHEMA,
-            hashes,
-            "source_hash",
-            storage_options=self.lake.storage_options,
-        )
+        with Spool(QUARANTINE_SCHEMA) as quarantined:
+            if len(todo) == 1:
+                self.load_one(*todo[0], hashes, quarantined)
+            else:
+                self.load_group(todo, hashes, quarantined)
+            replace_file_rows(
+                self.quarantine,
+                quarantined.batches(),
+                QUARANTINE_SCHEMA,
+                hashes,
+                "source_hash",
+                storage_options=self.lake.storage_options,
+            )
 
     def load_one(
-        self, path: Path, scan: FileScan, result: FileResult, hashes: list[str]
-    ) -> list[pa.Table]:
-        """One file, streamed batch by batch into the writer; its quarantine rows returned."""
-        quarantined: list[pa.Table] = []
+        self, path: Path, scan: FileScan, result: FileResult, hashes: list[str], quarantined: Spool
+    ) -> None:
+        """One file, streamed batch by batch into the writer; its bad rows to `quarantined`."""
         failure: list[UnreadableFile] = []
+        rows = prefetched(self.valid_rows(path, scan, result, quarantined, failure))
         try:
-            rows = prefetched(self.valid_rows(path, scan, result, quarantined, failure))
-            first = next(rows, None)
-            if first is not None:
-                self.write_good(first, rows, hashes)  # aborts, uncommitted, on a failure
+            with closing(rows):  # on leaving, the producing thread has stopped
+                first = next(rows, None)
+                if first is not None:
+                    self.write_good(first, rows, hashes)  # aborts, uncommitted, on a failure
         except Exception as err:
             # Raised inside the Delta writer, the reader's error may arrive wrapped.
             if not failure:
                 raise
             if not isinstance(err, UnreadableFile):
                 result.warnings.append(f"write aborted: {type(err).__name__}")
-            return [self.unreadable(path, scan, result, failure[0])]
-        return quarantined
+            quarantined.discard()
+            quarantined.append(self.unreadable(path, scan, result, failure[0]))
 
     def load_group(
-        self, todo: list[tuple[Path, FileScan, FileResult]], hashes: list[str]
-    ) -> list[pa.Table]:
+        self, todo: list[tuple[Path, FileScan, FileResult]], hashes: list[str], quarantined: Spool
+    ) -> None:
         """Small files, read whole and validated in one query, written in one commit."""
-        quarantined: list[pa.Table] = []
         files: list[tuple[Path, FileScan, FileResult, RawBatch]] = []
         for path, scan, result in todo:
             try:
@@ -183,7 +184,6 @@ class SystemIngest:
         if tables:
             schema = pa.unify_schemas([t.schema for t in tables])  # files may differ in extras
             self.write_good(conform_to(tables[0], schema), iter(tables[1:]), hashes)
-        return quarantined
 
     def whole(self, path: Path, scan: FileScan, result: FileResult) -> RawBatch:
         """A small file's rows as one batch, with the values its path carries."""
@@ -245,7 +245,7 @@ class SystemIngest:
         path: Path,
         scan: FileScan,
         result: FileResult,
-        quarantined: list[pa.Table],
+        quarantined: Spool,
         failure: list[UnreadableFile] | None = None,
     ) -> Iterator[pa.Table]:
         """Bronze-ready tables of valid rows; bad rows, rejects and duplicates set aside.
@@ -258,7 +258,7 @@ class SystemIngest:
             raise
 
     def _valid_rows(
-        self, path: Path, scan: FileScan, result: FileResult, quarantined: list[pa.Table]
+        self, path: Path, scan: FileScan, result: FileResult, quarantined: Spool
     ) -> Iterator[pa.Table]:
         constants = path_constants(self.contract, result.path)
         at = datetime.now(UTC)
@@ -335,24 +335,19 @@ class SystemIngest:
         result: FileResult,
         at: datetime,
     ) -> pa.Table:
-        """Quarantine rows: parse rejects with their text, invalid rows with their fields."""
-        rows = [quarantine_row(result, r.line, r.raw, r.reason, at) for r in raw.rejects]
+        """Quarantine rows: parse rejects with their text, invalid rows and duplicates as JSON
+        of their fields as delivered."""
+        parts = []
+        if raw.rejects:
+            lines, texts = [r.line for r in raw.rejects], [r.raw for r in raw.rejects]
+            reasons = [r.reason for r in raw.rejects]
+            parts.append(quarantine_rows(result, lines, texts, reasons, at))
         if checked is not None and len(bad):
-            source = raw.table.take(pa.array(bad))
-            reasons = checked.column("_reason").take(pa.array(bad)).to_pylist()
-            lines = raw.lines.take(pa.array(bad)).to_pylist()
-            for record, line, reason in zip(source.to_pylist(), lines, reasons, strict=True):
-                text = json.dumps(record, ensure_ascii=False, default=str)
-                rows.append(
-                    quarantine_row(
-                        result,
-                        line,
-                        text,
-                        reason or "duplicate row (same key earlier in the file)",
-                        at,
-                    )
-                )
-        return pa.Table.from_pylist(rows, QUARANTINE_SCHEMA)
+            index = pa.array(bad)
+            reasons = pc.fill_null(checked.column("_reason").take(index), DUPLICATE)
+            texts = self.validator.record_texts(raw.table.take(index))
+            parts.append(quarantine_rows(result, raw.lines.take(index), texts, reasons, at))
+        return pa.concat_tables(parts) if parts else QUARANTINE_SCHEMA.empty_table()
 
     def with_lineage(self, good: pa.Table, result: FileResult, at: datetime) -> pa.Table:
         """Valid rows with their lineage and local event date, helper columns dropped."""
@@ -371,10 +366,8 @@ class SystemIngest:
         """The quarantine row of a file that could not be read: its start and the cause."""
         with open(path, "rb") as handle:
             head = handle.read(RAW_SAMPLE).decode(scan.encoding, errors="replace")
-        row = quarantine_row(
-            result, 0, head, f"file quarantined: {result.reason}", datetime.now(UTC)
-        )
-        return pa.Table.from_pylist([row], QUARANTINE_SCHEMA)
+        reason = f"file quarantined: {result.reason}"
+        return quarantine_rows(result, [0], [head], [reason], datetime.now(UTC))
 
 
 def with_constants(raw: RawBatch, constants: dict[str, str]) -> RawBatch:
@@ -440,18 +433,28 @@ def latest_per_key(states: pa.Table, keys: list[str], version: str) -> pa.Table:
     return order.take(pa.array(keep, pa.int64()))
 
 
-def quarantine_row(result: FileResult, line: int, raw: str, reason: str, at: datetime) -> dict:
-    """One quarantine row."""
-    return {
-        "system": result.system,
-        "source_file": result.path,
-        "source_line": line,
-        "source_hash": result.content_hash,
-        "batch_id": result.batch_id,
-        "raw": raw,
-        "reason": reason,
-        "ingested_at": at,
-    }
+def quarantine_rows(
+    result: FileResult,
+    lines: Sequence[int] | pa.Array,
+    texts: Sequence[str] | pa.ChunkedArray,
+    reasons: Sequence[str] | pa.ChunkedArray,
+    at: datetime,
+) -> pa.Table:
+    """Quarantine rows of one file: where each came from, its raw text and why."""
+    n = len(lines)
+    return pa.Table.from_arrays(
+        [
+            repeated(result.system, n),
+            repeated(result.path, n),
+            pa.array(lines, pa.int64()),
+            repeated(result.content_hash, n),
+            repeated(result.batch_id, n),
+            pa.array(texts, pa.string()),
+            pa.array(reasons, pa.string()),
+            pa.repeat(pa.scalar(at, INGESTED_AT), n),
+        ],
+        schema=QUARANTINE_SCHEMA,
+    )
 
 
 def scan_lines(path: Path, contract: Contract) -> int:

@@ -329,6 +329,11 @@ class Validator:
             result = result.take(pa.array(np.argsort(order)))
         return conform(result.drop_columns(["_row"]), self.contract)
 
+    def record_texts(self, rows: pa.Table) -> pa.ChunkedArray:
+        """Each row as JSON text of its fields as delivered (a quarantined row's raw text)."""
+        query = "SELECT CAST(to_json(r) AS VARCHAR) FROM rows AS r"  # keeps the rows' order
+        return self.db.sql(query).to_arrow_table().column(0)
+
     def close(self) -> None:
         """Release the connection."""
         self.db.close()
