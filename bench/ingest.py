@@ -4,7 +4,8 @@ Side by side in one command, each step in a fresh process (its own peak memory):
 - baseline: DuckDB `COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)` of the file;
 - ingest: the bronze asset's code path (scan, read, validate, dedupe, Delta, ledger);
 - re-delivery: the same bytes under a new name (hash and ledger check only);
-at 2.5 and 10 million rows, to show how time and memory grow with file size.
+at 2.5, 10 and 40 million rows, to show how time and memory grow with file size; and once more at
+10 million rows with 20% invalid readings, to show what quarantining costs.
 
     python -m bench ingest                       # writes bench/results/ingest.json
     ROWS=1000000 python -m bench.ingest          # a quick run at other sizes
@@ -20,13 +21,16 @@ from pathlib import Path
 
 from bench.harness import Measure, in_subprocess, report, save, timed
 
-SIZES = tuple(int(n) for n in os.environ.get("ROWS", "2500000,10000000").split(","))
+SIZES = tuple(int(n) for n in os.environ.get("ROWS", "2500000,10000000,40000000").split(","))
+DIRTY = tuple(int(n) for n in os.environ.get("DIRTY_ROWS", "10000000").split(",") if n)
+CLEAN_EVERY, DIRTY_EVERY = 1000, 5  # one reading in 1000 (or in 5) is not a number
 LANDING = "gas_company/meter_readings/gas_readings_{}.csv"
 SYSTEM = "meter_readings_gas"
 
 
-def make_csv(path: Path, rows: int) -> None:
-    """Meter readings as the gas company exports them: 4 reads a day per meter, 0.1% dirty."""
+def make_csv(path: Path, rows: int, bad_every: int = CLEAN_EVERY) -> None:
+    """Meter readings as the gas company exports them: 4 reads a day per meter, one reading in
+    `bad_every` not a number."""
     import duckdb
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +40,7 @@ def make_csv(path: Path, rows: int) -> None:
                    strftime(TIMESTAMP '2026-11-16 00:00:00'
                             + to_hours(CAST((i % 4) * 6 AS INTEGER)), '%Y-%m-%d %H:%M:%S')
                        AS read_at,
-                   CASE WHEN i % 1000 = 7 THEN 'n/a'
+                   CASE WHEN i % {bad_every} = 2 THEN 'n/a'
                         ELSE CAST(round(i % 9973 * 1.37, 3) AS VARCHAR) END AS reading,
                    'false' AS reset_flag, 'measured' AS quality_code
             FROM range({rows}) t(i)
@@ -85,10 +89,10 @@ def step(kind: str, lake_root: Path, rows: int) -> Measure:
 def run() -> dict:
     """Every size: baseline, ingest, re-delivery; ratios against the baseline of the same size."""
     runs = []
-    for rows in SIZES:
+    for rows, bad_every in [(n, CLEAN_EVERY) for n in SIZES] + [(n, DIRTY_EVERY) for n in DIRTY]:
         root = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
         try:
-            make_csv(root / "landing" / LANDING.format("20261116"), rows)
+            make_csv(root / "landing" / LANDING.format("20261116"), rows, bad_every)
             size_mb = (root / "landing" / LANDING.format("20261116")).stat().st_size / 2**20
             base = in_subprocess("bench.ingest", "step", "duckdb_copy", str(root), str(rows))
             ours = in_subprocess("bench.ingest", "step", "ingest", str(root), str(rows))
@@ -96,7 +100,7 @@ def run() -> dict:
         finally:
             shutil.rmtree(root, ignore_errors=True)
         runs.append({
-            "rows": rows, "file_mb": round(size_mb, 1),
+            "rows": rows, "invalid_share": 1 / bad_every, "file_mb": round(size_mb, 1),
             "duckdb_s": base.seconds, "duckdb_peak_mb": base.peak_mb,
             "ingest_s": ours.seconds, "ingest_peak_mb": ours.peak_mb,
             "ingest_rows_per_s": round(ours.rows_per_s),

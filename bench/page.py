@@ -44,16 +44,17 @@ def ingest_section(data: dict) -> str:
     lines = [
         "## Ingest (`python -m bench ingest`)",
         "",
-        f"A gas-meter CSV (`{data['system']}`, 0.1% invalid readings) into bronze with validation,"
-        f" deduplication, quarantine and the ledger. Baseline: {data['baseline']}.",
+        f"A gas-meter CSV (`{data['system']}`) into bronze with validation, deduplication,"
+        f" quarantine and the ledger. Baseline: {data['baseline']}.",
         "",
-        "| rows | file MB | DuckDB s | DuckDB peak MB | ingest s | ingest peak MB | rows/s "
-        "| time ratio | re-delivery s | re-delivery / ingest |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rows | invalid | file MB | DuckDB s | DuckDB peak MB | ingest s | ingest peak MB "
+        "| rows/s | time ratio | re-delivery s | re-delivery / ingest |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in data["runs"]:
         lines.append(
-            f"| {r['rows']:,} | {r['file_mb']:.0f} | {r['duckdb_s']:.1f} "
+            f"| {r['rows']:,} | {r.get('invalid_share', 0.001):.1%} | {r['file_mb']:.0f} "
+            f"| {r['duckdb_s']:.1f} "
             f"| {r['duckdb_peak_mb']:.0f} "
             f"| {r['ingest_s']:.1f} | {r['ingest_peak_mb']:.0f} | {r['ingest_rows_per_s']:,} "
             f"| {r['time_ratio']} | {r['redelivery_s']:.2f} | {r['redelivery_share']:.1%} |"
