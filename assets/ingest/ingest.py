@@ -35,7 +35,7 @@ from assets.ingest.tables import (
     upsert,
 )
 from assets.ingest.tables import append as append_rows
-from assets.ingest.validate import Validator
+from assets.ingest.validate import Validator, literal
 from assets.registry import Contract
 
 LINEAGE = ["_source_file", "_source_line", "_source_hash", "_batch_id", "_ingested_at"]
@@ -510,7 +510,7 @@ def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = No
     table = read_table(
         ledger_uri,
         ["content_hash", "path", "size_bytes", "status"],
-        pc.field("system") == system,
+        f"system = {literal(system)}",
         storage_options,
     )
     if table is None:

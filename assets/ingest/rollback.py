@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from assets.ingest.ingest import retried
 from assets.ingest.landing import system_lock
 from assets.ingest.tables import append, by_hash, exists, read_table
+from assets.ingest.validate import literal
 from assets.lake import LakeResource
 from assets.registry import load_contracts
 
@@ -72,11 +72,11 @@ def versions(lake: LakeResource, system: str) -> list[dict]:
 
 def files_after(lake: LakeResource, system: str, committed_ms: int) -> pa.Table:
     """Ledger rows of the files the system started ingesting after `committed_ms`."""
-    after = pa.scalar(datetime.fromtimestamp(committed_ms / 1000, UTC), pa.timestamp("us", "UTC"))
+    after = datetime.fromtimestamp(committed_ms / 1000, UTC).isoformat(timespec="microseconds")
     rows = read_table(
         lake.table("ledger", "files"),
         ["path", "content_hash", "status", "batch_id", "rows_loaded"],
-        (pc.field("system") == system) & (pc.field("started_at") > after),
+        f"system = {literal(system)} AND started_at > {literal(after)}",
         lake.storage_options,
     )
     return rows if rows is not None else pa.table({"batch_id": pa.array([], pa.string())})

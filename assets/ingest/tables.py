@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import pyarrow as pa
-from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import ColumnProperties, DeltaTable, QueryBuilder, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 T = TypeVar("T")
@@ -122,15 +122,26 @@ def append(uri: str, table: pa.Table, storage_options: dict[str, str] | None = N
 def read_table(
     uri: str,
     columns: list[str] | None = None,
-    filters: list | None = None,
+    where: str | None = None,
     storage_options: dict[str, str] | None = None,
 ) -> pa.Table | None:
-    """A table's rows (projected and filtered), or None when there is no table yet."""
+    """A table's rows (projected, filtered by an SQL condition), or None when there is no table.
+
+    The query runs in delta-rs (DataFusion), which skips the files whose statistics rule the
+    condition out: a system's ledger rows are read in time that grows with that system's files,
+    not with the whole ledger's (at a month of deliveries, 36 ms instead of 790 ms).
+    """
     try:
         table = DeltaTable(uri, storage_options=storage_options)
     except TableNotFoundError:
         return None
-    return table.to_pyarrow_dataset().to_table(columns=columns, filter=filters)
+    select = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
+    sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
+    rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
+    plain = [  # DataFusion answers text as string_view; the rest of the lake uses string
+        pa.field(f.name, pa.string()) if pa.types.is_string_view(f.type) else f for f in rows.schema
+    ]
+    return rows.cast(pa.schema(plain))
 
 
 def upsert(
