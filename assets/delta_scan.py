@@ -50,7 +50,7 @@ def duckdb_scan(
     filters = [(partition[0], "in", values)] if partition and values else None
     features = set(table.protocol().reader_features or [])
     if not features & NEEDS_DELTA_READER:
-        files = table.file_uris(partition_filters=filters)
+        files = table.file_uris(file_pruning_predicate=filters)
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             return DuckDBScan(
