@@ -12,7 +12,8 @@ import sys
 from bench.page import write_page
 
 BENCHMARKS = (
-    "simulator", "ingest", "checks", "city_model", "risk", "sharing", "reports", "pudong_day",
+    "simulator", "ingest", "ledger", "checks", "city_model", "risk", "sharing", "reports",
+    "pudong_day",
 )  # fmt: skip
 
 

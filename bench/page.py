@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from bench.harness import RESULTS
@@ -20,53 +21,68 @@ Machine: {machine}, {cores} cores.
 """
 
 
+def section(heading: str, intro: str, header: str, rows: Iterable[str]) -> str:
+    """A page section: its heading, an introduction, and a table whose first column is left- or
+    right-aligned as its header says (`<` before a name: text), every other column numbers."""
+    names = [n.strip() for n in header.strip("|").split("|")]
+    align = "|" + "|".join("---" if n.startswith("<") else "---:" for n in names) + "|"
+    header = "| " + " | ".join(n.lstrip("<") for n in names) + " |"
+    return "\n".join([f"## {heading}", "", intro, "", header, align, *rows])
+
+
 def simulator_section(data: dict) -> str:
     """The simulator's throughput table."""
-    lines = [
-        "## Simulator (`python -m bench simulator`)",
-        "",
+    return section(
+        "Simulator (`python -m bench simulator`)",
         f"One simulated day (seed {data['seed']}) written to landing files, truth included. "
         f"Baseline: {data['baseline']}.",
-        "",
-        "| scale | rows | seconds | rows/s | peak MB | rows ratio | time ratio | memory ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in data["runs"]:
-        lines.append(
+        "scale | rows | seconds | rows/s | peak MB | rows ratio | time ratio | memory ratio",
+        (
             f"| {r['scale']} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows_per_s']:,} "
             f"| {r['peak_mb']:.0f} | {r['rows_ratio']} | {r['time_ratio']} | {r['memory_ratio']} |"
-        )
-    return "\n".join(lines)
+            for r in data["runs"]
+        ),
+    )
 
 
 def ingest_section(data: dict) -> str:
     """Smart-meter CSV into bronze against DuckDB's COPY of the same file."""
-    lines = [
-        "## Ingest (`python -m bench ingest`)",
-        "",
+    return section(
+        "Ingest (`python -m bench ingest`)",
         f"A gas-meter CSV (`{data['system']}`) into bronze with validation, deduplication,"
         f" quarantine and the ledger. Baseline: {data['baseline']}.",
-        "",
-        "| rows | invalid | file MB | DuckDB s | DuckDB peak MB | ingest s | ingest peak MB "
-        "| rows/s | time ratio | re-delivery s | re-delivery / ingest |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in data["runs"]:
-        lines.append(
+        "rows | invalid | file MB | DuckDB s | DuckDB peak MB | ingest s | ingest peak MB | rows/s "
+        "| time ratio | re-delivery s | re-delivery / ingest",
+        (
             f"| {r['rows']:,} | {r.get('invalid_share', 0.001):.1%} | {r['file_mb']:.0f} "
-            f"| {r['duckdb_s']:.1f} "
-            f"| {r['duckdb_peak_mb']:.0f} "
+            f"| {r['duckdb_s']:.1f} | {r['duckdb_peak_mb']:.0f} "
             f"| {r['ingest_s']:.1f} | {r['ingest_peak_mb']:.0f} | {r['ingest_rows_per_s']:,} "
             f"| {r['time_ratio']} | {r['redelivery_s']:.2f} | {r['redelivery_share']:.1%} |"
-        )
-    return "\n".join(lines)
+            for r in data["runs"]
+        ),
+    )
+
+
+def ledger_section(data: dict) -> str:
+    """Reading every system's ledger state as a month of deliveries accumulates."""
+    return section(
+        "Ledger reads over a month (`python -m bench ledger`)",
+        f"{data['systems']} systems, {data['files_a_day']} files a day each, one ledger append per"
+        " system and day; every system's ledger state read at each checkpoint day. Baseline:"
+        f" the day-1 read in the same process. Peak memory {data['peak_mb']:.0f} MB.",
+        "day | ledger rows | ledger files | versions | read all systems s | ratio to day 1",
+        (
+            f"| {r['day']} | {r['ledger_rows']:,} | {r['ledger_files']:,} | {r['versions']:,} "
+            f"| {r['read_all_s']:.2f} | {r['ratio_to_day_1']} |"
+            for r in data["runs"]
+        ),
+    )
 
 
 def checks_section(data: dict) -> str:
     """All quality checks of a bronze table against the ingest of that table."""
-    lines = [
-        "## Quality checks (`python -m bench checks`)",
-        "",
+    return section(
+        "Quality checks (`python -m bench checks`)",
         f"Every check of `{data['system']}` (Great Expectations inside DuckDB, as the Dagster "
         f"checks run them) over the partition just loaded. Baseline: {data['baseline']}. "
         "Measured twice in one command. First each step alone in a fresh process, for its peak "
@@ -75,49 +91,44 @@ def checks_section(data: dict) -> str:
         "already imported the code location and Great Expectations: each step from its start "
         "in its forked worker to its end. Starting that fork server is paid once per run, "
         "before the first step, and is shown apart.",
-        "",
-        "| rows | checks | ingest s | ingest peak MB | GE start-up s | checks s | checks peak MB "
+        "rows | <checks | ingest s | ingest peak MB | GE start-up s | checks s | checks peak MB "
         "| checks / ingest (with start-up) | Dagster run: fork server start s | ingest s "
-        "| checks s | checks / ingest |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in data["runs"]:
-        run = (
-            f"{r['fork_server_start_s']:.1f} | {r['dagster_ingest_s']:.1f} "
-            f"| {r['dagster_checks_s']:.1f} | **{r['dagster_share']:.0%}**"
-            if "fork_server_start_s" in r
-            else "not measured | | | "
-        )
-        lines.append(
+        "| checks s | checks / ingest",
+        (
             f"| {r['rows']:,} | {r['checks']} | {r['ingest_s']:.1f} | {r['ingest_peak_mb']:.0f} "
             f"| {r['ge_startup_s']:.1f} | {r['checks_s']:.1f} | {r['checks_peak_mb']:.0f} "
-            f"| {r['time_share_warm']:.0%} ({r['time_share']:.0%}) | {run} |"
-        )
-    return "\n".join(lines)
+            f"| {r['time_share_warm']:.0%} ({r['time_share']:.0%}) | {dagster_run(r)} |"
+            for r in data["runs"]
+        ),
+    )
+
+
+def dagster_run(r: dict) -> str:
+    """The checks benchmark's Dagster-run columns of one row."""
+    if "fork_server_start_s" not in r:
+        return "not measured | | | "
+    return (
+        f"{r['fork_server_start_s']:.1f} | {r['dagster_ingest_s']:.1f} "
+        f"| {r['dagster_checks_s']:.1f} | **{r['dagster_share']:.0%}**"
+    )
 
 
 def city_model_section(data: dict) -> str:
     """Each day's city-model build against the first day's."""
-    lines = [
-        "## City model, day by day (`python -m bench city_model`)",
-        "",
+    return section(
+        "City model, day by day (`python -m bench city_model`)",
         f"A simulated city (scale {data['scale']}) delivered one day at a time for {data['days']} "
         f"days: each day's files ingested, then `dbt build` for that day (incremental models "
-        f"rebuild that day and the one before). Baseline: {data['baseline']}.",
-        "",
+        f"rebuild that day and the one before). Baseline: {data['baseline']}.\n\n"
         f"Build time ratio, day 7 / day 1: **{data['ratio_day_7']}**; "
-        f"day {data['days']} / day 1: **{data['ratio_last_day']}**.",
-        "",
+        f"day {data['days']} / day 1: **{data['ratio_last_day']}**.\n\n"
         "Peak MB is that day's `dbt build` process tree, sampled every 50 ms.",
-        "",
-        "| day | ingest s | build s | build peak MB |",
-        "|---:|---:|---:|---:|",
-    ]
-    for r in data["runs"]:
-        lines.append(
+        "day | ingest s | build s | build peak MB",
+        (
             f"| {r['day']} | {r['ingest_s']:.1f} | {r['build_s']:.1f} | {r['build_peak_mb']:.0f} |"
-        )
-    return "\n".join(lines)
+            for r in data["runs"]
+        ),
+    )
 
 
 def risk_section(data: dict) -> str:
@@ -174,25 +185,21 @@ def sharing_section(data: dict) -> str:
 
 def reports_section(data: dict) -> str:
     """Time to first render of every report page."""
-    lines = [
-        "## Reports (`python -m bench reports`)",
-        "",
+    return section(
+        "Reports (`python -m bench reports`)",
         f"A simulated week at scale {data['scale']}, ingested, modelled and scored; each page of "
         "the running app opened in Debian's chromium (headless, Playwright) until its title, "
         f"charts and tables are drawn. Goal: {data['goal']}. Baseline: {data['baseline']}. "
         f"Slowest first render: **{data['slowest_cold_s']:.2f} s**. The app's peak memory "
         f"(the Streamlit server, every page read as the district centre): "
         f"{data.get('app_peak_mb', 'not measured')} MB.",
-        "",
-        "| page | first render s | warm s | first / warm |",
-        "|---|---:|---:|---:|",
-    ]
-    for r in data["runs"]:
-        lines.append(
+        "<page | first render s | warm s | first / warm",
+        (
             f"| {r['title']} (`{r['page']}`) | {r['cold_s']:.2f} | {r['warm_s']:.2f} "
             f"| {r['cold_s'] / r['warm_s']:.2f} |"
-        )
-    return "\n".join(lines)
+            for r in data["runs"]
+        ),
+    )
 
 
 def pudong_day_section(data: dict) -> str:
@@ -234,6 +241,7 @@ def pudong_day_section(data: dict) -> str:
 SECTIONS = {
     "simulator": simulator_section,
     "ingest": ingest_section,
+    "ledger": ledger_section,
     "checks": checks_section,
     "city_model": city_model_section,
     "risk": risk_section,
