@@ -249,3 +249,20 @@ def test_two_runs_on_the_same_system_at_once_never_duplicate(
     procs = [run_ingest(Path(lake.root), SYSTEMS) for _ in range(2)]
     assert [p.wait() for p in procs] == [0, 0]
     assert totals(lake) == expected
+
+
+def test_the_ledger_is_checkpointed_every_ten_commits(lake) -> None:
+    gas = contract("meter_readings_gas")
+    for day in range(11):  # one ledger commit per delivery
+        deliver(
+            lake,
+            f"gas_company/meter_readings/gas_readings_202611{day + 10:02d}.csv",
+            "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+            f"GM{day:08d},F{day:08d},2026-11-{day + 10:02d} 06:00:00,1.5,false,measured\n",
+        )
+        ingest(lake, gas)
+    log = Path(lake.table("ledger", "files")) / "_delta_log"
+    assert sorted(p.name for p in log.glob("*.checkpoint.parquet")) == [
+        "00000000000000000009.checkpoint.parquet"
+    ]
+    assert len(table(lake, "ledger", "files")) == 11

@@ -114,9 +114,21 @@ def exists(uri: str, storage_options: dict[str, str] | None = None) -> bool:
     return DeltaTable.is_deltatable(uri, storage_options=storage_options)
 
 
+# Every run appends to the ledger and every run reads it: a checkpoint every 10 commits (not
+# the default 100) keeps the commits a reader must replay few (set when the table is created).
+LEDGER_CONFIGURATION = {"delta.checkpointInterval": "10"}
+
+
 def append(uri: str, table: pa.Table, storage_options: dict[str, str] | None = None) -> None:
     """Append rows (the ledger)."""
-    write_deltalake(uri, table, mode="append", schema_mode="merge", storage_options=storage_options)
+    write_deltalake(
+        uri,
+        table,
+        mode="append",
+        schema_mode="merge",
+        storage_options=storage_options,
+        configuration=LEDGER_CONFIGURATION,
+    )
 
 
 def read_table(
