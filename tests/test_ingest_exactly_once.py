@@ -266,3 +266,17 @@ def test_the_ledger_is_checkpointed_every_ten_commits(lake) -> None:
         "00000000000000000009.checkpoint.parquet"
     ]
     assert len(table(lake, "ledger", "files")) == 11
+
+
+def test_a_run_told_its_files_takes_only_those_of_its_contract(lake) -> None:
+    header = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+    row = "GM00000001,F00000001,2026-11-16 06:00:00,1.5,false,measured\n"
+    mine = "gas_company/meter_readings/gas_readings_20261116.csv"
+    other_day = "gas_company/meter_readings/gas_readings_20261117.csv"
+    hidden = "gas_company/meter_readings/.gas_readings_20261118.csv"
+    for rel in (mine, other_day, hidden):
+        deliver(lake, rel, header + row)
+    deliver(lake, "police/flats/flats_20261116.csv", "flat_id\nF00000001\n")
+    told = {mine, hidden, "police/flats/flats_20261116.csv", "gas_company/meter_readings/gone.csv"}
+    results = ingest_landing(contract("meter_readings_gas"), lake, "test", only=told)
+    assert [r.path for r in results] == [mine]

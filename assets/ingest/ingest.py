@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
-from assets.ingest.landing import landing_files, path_constants, system_lock
+from assets.ingest.landing import landing_files, named_files, path_constants, system_lock
 from assets.ingest.prefetch import prefetched
 from assets.ingest.readers import read_batches
 from assets.ingest.scan import FileScan, content_hash, scan_file
@@ -536,11 +536,9 @@ def ingest_landing(
     with system_lock(lake, contract.id):
         state = ledger_state(job.ledger, contract.id, lake.storage_options)
         known = state.hashes
-        files = [
-            (p, rel)
-            for p, rel in landing_files(lake.landing_root, contract)
-            if (only is None or rel in only) and state.is_new(p, rel)
-        ]
+        root = lake.landing_root
+        named = landing_files(root, contract) if only is None else named_files(root, contract, only)
+        files = [(p, rel) for p, rel in named if state.is_new(p, rel)]
         results: list[FileResult] = []
         for group in groups(files):
             for result in job.ingest(group, known):

@@ -26,9 +26,21 @@ def landing_files(root: Path, contract: Contract) -> list[tuple[Path, str]]:
     for base in pattern_bases(root, contract.settings.landing_patterns):
         for path in base.rglob("*"):
             rel = path.relative_to(root).as_posix()
-            if path.is_file() and not path.name.startswith(".") and contract.settings.matches(rel):
+            if is_landing_file(path, rel, contract):
                 found[rel] = path
     return sorted(((path, rel) for rel, path in found.items()), key=lambda item: item[1])
+
+
+def named_files(root: Path, contract: Contract, names: set[str]) -> list[tuple[Path, str]]:
+    """Like `landing_files`, for the named files only (relative paths): a run told its files
+    does not walk the landing zone, which grows with every day kept."""
+    named = [(root / rel, rel) for rel in sorted(names)]
+    return [(path, rel) for path, rel in named if is_landing_file(path, rel, contract)]
+
+
+def is_landing_file(path: Path, rel: str, contract: Contract) -> bool:
+    """Whether `path` (`rel` in landing) is a delivered file of the contract."""
+    return path.is_file() and not path.name.startswith(".") and contract.settings.matches(rel)
 
 
 def pattern_bases(root: Path, patterns: list[str]) -> list[Path]:
