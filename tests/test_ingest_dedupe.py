@@ -10,19 +10,23 @@ from assets.ingest import dedupe
 from assets.ingest.dedupe import SeenKeys
 
 
+def first_seen_in(batch: np.ndarray, seen: set[int]) -> np.ndarray:
+    """The answer by Python set semantics (and `seen` updated with the batch)."""
+    want = np.zeros(len(batch), dtype=bool)
+    for i, key in enumerate(batch.tolist()):
+        if key not in seen:
+            seen.add(key)
+            want[i] = True
+    return want
+
+
 def test_first_seen_matches_exact_set_semantics_across_many_batches() -> None:
     rng = np.random.default_rng(7)
-    seen, expected_seen = SeenKeys(expected=40 * 5_000), set()
+    seen, expected_seen = SeenKeys(expected=40 * 5_000), set[int]()
     universe = rng.integers(0, 2**64 - 1, 150_000, dtype=np.uint64)
     for _ in range(40):  # enough batches for the runs to be merged more than once
         batch = rng.choice(universe, 5_000)  # repeats within and across batches
-        got = seen.first_seen(batch)
-        want = np.zeros(len(batch), dtype=bool)
-        for i, key in enumerate(batch.tolist()):
-            if key not in expected_seen:
-                expected_seen.add(key)
-                want[i] = True
-        assert (got == want).all()
+        assert (seen.first_seen(batch) == first_seen_in(batch, expected_seen)).all()
     assert sum(len(r) for r in seen.runs) == len(expected_seen)
     assert len(seen.runs) < 40  # merged
 
@@ -44,13 +48,7 @@ def test_runs_spilled_to_disk_stay_exact_and_are_deleted(monkeypatch) -> None:
     with SeenKeys(expected=0) as seen:  # an undersized filter: many lookups reach the disk
         for _ in range(30):
             batch = rng.choice(universe, 6_000)
-            got = seen.first_seen(batch)
-            want = np.zeros(len(batch), dtype=bool)
-            for i, key in enumerate(batch.tolist()):
-                if key not in expected_seen:
-                    expected_seen.add(key)
-                    want[i] = True
-            assert (got == want).all()
+            assert (seen.first_seen(batch) == first_seen_in(batch, expected_seen)).all()
         assert len(seen.disk) >= 3
         held = sum(len(r) for r in seen.runs) + sum(r.size for r in seen.disk)
         assert held == len(expected_seen)
