@@ -16,6 +16,8 @@ import pyarrow as pa
 from deltalake import ColumnProperties, DeltaTable, QueryBuilder, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from assets.ingest.validate import ident
+
 T = TypeVar("T")
 RETRIES = 8
 
@@ -147,7 +149,7 @@ def read_table(
         table = DeltaTable(uri, storage_options=storage_options)
     except TableNotFoundError:
         return None
-    select = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
+    select = ", ".join(map(ident, columns)) if columns else "*"
     sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
     rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
     plain = [  # DataFusion answers text as string_view; the rest of the lake uses string
