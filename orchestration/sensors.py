@@ -6,7 +6,7 @@ from datetime import datetime
 import dagster as dg
 
 from assets.bronze import bronze_key
-from assets.ingest.ingest import ledger_state
+from assets.ingest.ingest import ledger_states
 from assets.ingest.landing import DELIVERY_ZONE, delivery_date, landing_files
 from assets.ingest.scan import content_hash
 from assets.lake import LakeResource
@@ -22,9 +22,11 @@ from assets.registry import load_contracts
 )
 def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     """One run per (system, delivery day) with new files; the run key hashes their contents."""
+    contracts = load_contracts()
     ledger = lake.table("ledger", "files")
-    for contract in load_contracts():
-        state = ledger_state(ledger, contract.id, lake.storage_options)
+    states = ledger_states(ledger, [c.id for c in contracts], lake.storage_options)
+    for contract in contracts:
+        state = states[contract.id]
         by_day: dict[str, list[tuple[str, str]]] = {}
         for path, rel in landing_files(lake.landing_root, contract):
             if state.is_new(path, rel):

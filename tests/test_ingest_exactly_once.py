@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from assets.ingest.ingest import SystemIngest, ingest_landing
+from assets.ingest.ingest import SystemIngest, ingest_landing, ledger_states
 from assets.ingest.scan import scan_file
 from assets.lake import LakeResource
 from tests.ingest_support import contract, deliver, ingest, reasons, table
@@ -280,3 +280,17 @@ def test_a_run_told_its_files_takes_only_those_of_its_contract(lake) -> None:
     told = {mine, hidden, "police/flats/flats_20261116.csv", "gas_company/meter_readings/gone.csv"}
     results = ingest_landing(contract("meter_readings_gas"), lake, "test", only=told)
     assert [r.path for r in results] == [mine]
+
+
+def test_ledger_states_of_many_systems_come_from_one_read(lake) -> None:
+    deliver(
+        lake,
+        "gas_company/meter_readings/gas_readings_20261116.csv",
+        "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+        "GM00000001,F00000001,2026-11-16 06:00:00,1.5,false,measured\n",
+    )
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    states = ledger_states(lake.table("ledger", "files"), ["meter_readings_gas", "flats"])
+    assert states["meter_readings_gas"].hashes == {result.content_hash: result.path}
+    assert states["meter_readings_gas"].paths == {(result.path, result.size_bytes)}
+    assert states["flats"].hashes == {} and states["flats"].paths == set()

@@ -505,19 +505,28 @@ class LedgerState:
         return (rel, path.stat().st_size) not in self.paths
 
 
-def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = None) -> LedgerState:
-    """Read the system's ledger rows (small: one row per delivered file)."""
+def ledger_states(
+    ledger_uri: str, systems: list[str], storage_options: dict | None = None
+) -> dict[str, LedgerState]:
+    """What the ledger knows of each of the systems, in one read (one row per delivered file)."""
     table = read_table(
         ledger_uri,
-        ["content_hash", "path", "size_bytes", "status"],
-        f"system = {literal(system)}",
+        ["system", "content_hash", "path", "size_bytes", "status"],
+        f"system IN ({', '.join(map(literal, systems))})",
         storage_options,
     )
-    if table is None:
-        return LedgerState({}, set())
-    rows = table.to_pylist()
-    taken = {r["content_hash"]: r["path"] for r in rows if r["status"] != "duplicate"}
-    return LedgerState(taken, {(r["path"], r["size_bytes"]) for r in rows})
+    states = {system: LedgerState({}, set()) for system in systems}
+    for row in table.to_pylist() if table is not None else []:
+        state = states[row["system"]]
+        if row["status"] != "duplicate":
+            state.hashes[row["content_hash"]] = row["path"]
+        state.paths.add((row["path"], row["size_bytes"]))
+    return states
+
+
+def ledger_state(ledger_uri: str, system: str, storage_options: dict | None = None) -> LedgerState:
+    """What the ledger knows of one system."""
+    return ledger_states(ledger_uri, [system], storage_options)[system]
 
 
 def ingest_landing(
