@@ -8,7 +8,7 @@ at 2.5, 10 and 40 million rows, to show how time and memory grow with file size;
 10 million rows with 20% invalid readings, to show what quarantining costs.
 
     python -m bench ingest                       # writes bench/results/ingest.json
-    ROWS=1000000 python -m bench.ingest          # a quick run at other sizes
+    ROWS=1000000 DIRTY_ROWS= python -m bench.ingest   # a quick run, no dirty file
 """
 
 from __future__ import annotations

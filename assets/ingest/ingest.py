@@ -174,7 +174,8 @@ class SystemIngest:
         tables, at = [], datetime.now(UTC)
         for (path, scan, result, raw), mine in zip(files, checked, strict=True):
             try:
-                good, rejected = self.settle(raw, mine, result, SeenKeys(), True, at)
+                with SeenKeys() as seen:  # a large enough file would spill: deleted on leaving
+                    good, rejected = self.settle(raw, mine, result, seen, True, at)
             except UnreadableFile as err:
                 quarantined.append(self.unreadable(path, scan, result, err))
                 continue
