@@ -3,6 +3,7 @@ never double or lose a row; schema drift evolves the table or quarantines the fi
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -14,6 +15,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from assets.ingest import ingest as ingest_module
+from assets.ingest import readers
 from assets.ingest.ingest import SystemIngest, ingest_landing, ledger_states
 from assets.ingest.scan import scan_file
 from assets.lake import LakeResource
@@ -21,6 +24,7 @@ from tests.ingest_support import contract, deliver, ingest, reasons, table
 
 GAS = "gas_company/meter_readings/gas_readings_{}.csv"
 HEADER = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+DOOR = "property/door_access/access_20261116.jsonl"
 
 
 def gas_file(first: int, rows: int, hour: int = 6) -> str:
@@ -28,6 +32,18 @@ def gas_file(first: int, rows: int, hour: int = 6) -> str:
         f"GM{m:08d},F{m:08d},2026-11-16 {hour:02d}:00:00,{m}.5,false,measured\n"
         for m in range(first, first + rows)
     )
+
+
+def door_event(n: int) -> dict:
+    return {
+        "event_id": f"E{n:012d}",
+        "event_at": "2026-11-16T08:00:00+08:00",
+        "flat_id": f"F{n:08d}",
+        "card_id": f"C{n:09d}",
+        "gate_id": "B0000001-G1",
+        "direction": "in",
+        "method": "card",
+    }
 
 
 def test_a_redelivered_file_is_ingested_once(lake) -> None:
@@ -159,6 +175,26 @@ def test_an_added_column_evolves_the_table_and_warns(lake) -> None:
     bronze = table(lake, "bronze", "meter_readings_gas")
     assert bronze.num_rows == 10
     assert sorted(v for v in bronze.column("signal_strength").to_pylist() if v) == ["-71"] * 5
+
+
+def test_a_field_first_seen_deep_in_a_large_file_is_kept_too(lake, monkeypatch) -> None:
+    monkeypatch.setattr(ingest_module, "SMALL_FILE", 0)  # streamed batch by batch, not grouped
+    monkeypatch.setattr(readers, "BATCH_ROWS", 40)
+    events = [door_event(n) for n in range(100)]
+    events[70]["battery"] = "low"  # third batch: the first two never had it
+    events[90]["Signal Strength"] = -71  # fourth batch, a second late field
+    events[5]["direction"] = "sideways"  # quarantined once, however often the file is read
+    deliver(lake, DOOR, "".join(json.dumps(e) + "\n" for e in events))
+
+    [result] = ingest(lake, contract("door_access_events"))
+
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (100, 99, 1)
+    assert result.warnings == ["fields not in the contract, kept as text: battery, Signal Strength"]
+    bronze = table(lake, "bronze", "door_access_events").sort_by("_source_line")
+    assert bronze.column("battery").to_pylist() == [None] * 69 + ["low"] + [None] * 29
+    assert bronze.column("signal_strength").to_pylist() == [None] * 89 + ["-71"] + [None] * 9
+    assert bronze.column("_source_line").to_pylist() == [n for n in range(1, 101) if n != 6]
+    assert table(lake, "quarantine", "door_access_events").column("source_line").to_pylist() == [6]
 
 
 def test_a_missing_required_column_or_an_incompatible_type_quarantines_the_file(lake) -> None:

@@ -119,9 +119,7 @@ class SystemIngest:
     def load(self, todo: list[tuple[Path, FileScan, FileResult]]) -> None:
         """Read, validate and write files (idempotent: safe to repeat after a crash or race)."""
         for _, _, result in todo:  # a retry starts the counts afresh
-            result.rows_read = result.rows_loaded = result.rows_quarantined = 0
-            result.status, result.reason, result.warnings = "loaded", None, []
-            result.event_dates = set()
+            reset(result)
         hashes = [scan.content_hash for _, scan, _ in todo]
         with Spool(QUARANTINE_SCHEMA) as quarantined:
             if len(todo) == 1:
@@ -140,9 +138,33 @@ class SystemIngest:
     def load_one(
         self, path: Path, scan: FileScan, result: FileResult, hashes: list[str], quarantined: Spool
     ) -> None:
-        """One file, streamed batch by batch into the writer; its bad rows to `quarantined`."""
-        failure: list[UnreadableFile] = []
-        rows = prefetched(self.valid_rows(path, scan, result, quarantined, failure))
+        """One file, streamed batch by batch into the writer; its bad rows to `quarantined`.
+        Fields first seen after the first batch restart the (uncommitted) write with them."""
+        late: list[str] = []
+        while True:
+            try:
+                self.stream_one(path, scan, result, hashes, quarantined, late)
+                break
+            except SchemaGrew as grew:
+                late += grew.fields
+                quarantined.discard()
+                reset(result)
+        if late:
+            result.warnings.append(kept_as_text(late))
+
+    def stream_one(
+        self,
+        path: Path,
+        scan: FileScan,
+        result: FileResult,
+        hashes: list[str],
+        quarantined: Spool,
+        late: list[str],
+    ) -> None:
+        """One pass over a file; raises `SchemaGrew` when a batch brings fields not in `late`
+        nor in the first batch."""
+        failure: list[Exception] = []
+        rows = prefetched(self.valid_rows(path, scan, result, quarantined, late, failure))
         try:
             with closing(rows):  # on leaving, the producing thread has stopped
                 first = next(rows, None)
@@ -152,6 +174,8 @@ class SystemIngest:
             # Raised inside the Delta writer, the reader's error may arrive wrapped.
             if not failure:
                 raise
+            if isinstance(failure[0], SchemaGrew):
+                raise failure[0] from None
             if not isinstance(err, UnreadableFile):
                 result.warnings.append(f"write aborted: {type(err).__name__}")
             quarantined.discard()
@@ -247,22 +271,24 @@ class SystemIngest:
         scan: FileScan,
         result: FileResult,
         quarantined: Spool,
-        failure: list[UnreadableFile] | None = None,
+        late: list[str],
+        failure: list[Exception],
     ) -> Iterator[pa.Table]:
         """Bronze-ready tables of valid rows; bad rows, rejects and duplicates set aside.
-        An unreadable file raises `UnreadableFile`, also noted in `failure`."""
+        An unreadable file raises `UnreadableFile`, a batch with new fields `SchemaGrew`; either
+        is also noted in `failure` (the writer may wrap what it re-raises)."""
         try:
-            yield from self._valid_rows(path, scan, result, quarantined)
-        except UnreadableFile as err:
-            if failure is not None:
-                failure.append(err)
+            yield from self._valid_rows(path, scan, result, quarantined, late)
+        except (UnreadableFile, SchemaGrew) as err:
+            failure.append(err)
             raise
 
     def _valid_rows(
-        self, path: Path, scan: FileScan, result: FileResult, quarantined: Spool
+        self, path: Path, scan: FileScan, result: FileResult, quarantined: Spool, late: list[str]
     ) -> Iterator[pa.Table]:
         constants = path_constants(self.contract, result.path)
         at = datetime.now(UTC)
+        fields: set[str] | None = None  # extra fields the writer's schema has
         batches = prefetched(read_batches(path, self.contract, scan))  # reads a stage ahead
         with SeenKeys(expected=scan.newlines or scan.size // 8) as seen:  # Parquet: no lines
             for index, batch in enumerate(batches):
@@ -270,7 +296,14 @@ class SystemIngest:
                 result.rows_read += raw.rows_read
                 if raw.table.num_rows == 0 and not raw.rejects:
                     continue
-                checked = self.validator.run(raw.table, raw.lines) if raw.table.num_rows else None
+                extra = self.validator.extra_fields(raw.table.schema)
+                if fields is None and raw.table.num_rows:
+                    fields = {*extra, *late}
+                elif new := [f for f in extra if fields is not None and f not in fields]:
+                    raise SchemaGrew(new)
+                checked = (
+                    self.validator.run(raw.table, raw.lines, late) if raw.table.num_rows else None
+                )
                 good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
                 quarantined.append(rejected)
                 if good is not None:
@@ -326,7 +359,7 @@ class SystemIngest:
                 )
         extra = self.validator.extra_fields(raw.table.schema)
         if extra:
-            result.warnings.append(f"fields not in the contract, kept as text: {', '.join(extra)}")
+            result.warnings.append(kept_as_text(extra))
 
     def rejected(
         self,
@@ -369,6 +402,26 @@ class SystemIngest:
             head = handle.read(RAW_SAMPLE).decode(scan.encoding, errors="replace")
         reason = f"file quarantined: {result.reason}"
         return quarantine_rows(result, [0], [head], [reason], datetime.now(UTC))
+
+
+class SchemaGrew(Exception):
+    """A batch brought fields that earlier batches of its file did not have."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(f"new fields: {', '.join(fields)}")
+        self.fields = fields
+
+
+def reset(result: FileResult) -> None:
+    """A file's counts and outcome as before its first read (a retry starts afresh)."""
+    result.rows_read = result.rows_loaded = result.rows_quarantined = 0
+    result.status, result.reason, result.warnings = "loaded", None, []
+    result.event_dates = set()
+
+
+def kept_as_text(fields: list[str]) -> str:
+    """The warning for fields a contract does not name."""
+    return f"fields not in the contract, kept as text: {', '.join(fields)}"
 
 
 def with_constants(raw: RawBatch, constants: dict[str, str]) -> RawBatch:

@@ -13,6 +13,7 @@ units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's time zone conversion (see `local_
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -267,8 +268,10 @@ class Validator:
             n for n in schema.names if n.strip().lower() not in claimed and not n.startswith("_")
         ]
 
-    def query(self, schema: pa.Schema) -> str:
-        """The validating SELECT for batches of this schema.
+    def query(self, schema: pa.Schema, also: tuple[str, ...] = ()) -> str:
+        """The validating SELECT for batches of this schema; extra fields named in `also` and
+        absent from the batch come out as missing text (a file's fields are the same in every
+        batch).
 
         Three steps, so that each expression is written once: normalised text (`__r<i>`), typed
         value (`__v<i>`), then the checks over both, folded into one `_reason`.
@@ -290,10 +293,12 @@ class Validator:
             outputs.append(f"__v{i} AS {ident(col.name)}")
             is_event_time = col.name == self.contract.event_time_column
             checks += column_checks(col, f"__r{i}", f"__v{i}", is_event_time)
-        extras = [ident(safe_name(n)) for n in self.extra_fields(schema)]
+        present = self.extra_fields(schema)
+        fields = present + [n for n in also if n not in present]
+        extras = [ident(safe_name(n)) for n in fields]
         carried = [
-            f"CAST({ident(n)} AS VARCHAR) AS {e}"
-            for n, e in zip(self.extra_fields(schema), extras, strict=True)
+            f"CAST({ident(n) if n in present else 'NULL'} AS VARCHAR) AS {e}"
+            for n, e in zip(fields, extras, strict=True)
         ]
         reason = reason_sql(checks)
         names = self.contract.column_names
@@ -315,12 +320,13 @@ class Validator:
         version = self.contract.settings.version_column
         return [*self.contract.primary_key, *([version] if version else [])]
 
-    def run(self, table: pa.Table, lines: pa.Array) -> pa.Table:
-        """Typed contract columns, extra fields as text, `_line`, `_reason` (NULL = valid),
-        `_key_hash` (for duplicates) and `_event_date` (local date of the event time)."""
-        key = table.schema
+    def run(self, table: pa.Table, lines: pa.Array, also: Sequence[str] = ()) -> pa.Table:
+        """Typed contract columns, extra fields as text (and those in `also`), `_line`, `_reason`
+        (NULL = valid), `_key_hash` (for duplicates) and `_event_date` (local date of the event
+        time)."""
+        key = (table.schema, tuple(also))
         if key not in self.queries:
-            self.queries[key] = self.query(table.schema)
+            self.queries[key] = self.query(table.schema, tuple(also))
         rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
         batch = table.append_column("_line", lines).append_column("_row", rows)  # noqa: F841
         result = self.db.sql(self.queries[key]).to_arrow_table()
