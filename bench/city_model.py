@@ -6,7 +6,13 @@ command the Dagster asset runs, after refreshing the warehouse's views over the 
 baseline is the first day's build in the same run; the figures are the 7th and the 30th day's
 build time against it, and the build's peak memory.
 
+Each day also counts the files in the current versions of the ingestion tables (bronze,
+quarantine, ledger). With `NIGHTLY=1` the maintenance asset (compaction and vacuum, as the
+`nightly_maintenance` schedule runs it) runs after every day's build, and the result is saved as
+`city_model_nightly`: the same month with and without upkeep.
+
     python -m bench city_model                 # writes bench/results/city_model.json
+    NIGHTLY=1 python -m bench city_model       # writes bench/results/city_model_nightly.json
     DAYS=7 SCALE=0.003 python -m bench.city_model
 """
 
@@ -27,6 +33,7 @@ from bench.harness import run_measured, save
 
 DAYS = int(os.environ.get("DAYS", "30"))
 SCALE = float(os.environ.get("SCALE", "0.005"))
+NIGHTLY = os.environ.get("NIGHTLY", "0") == "1"
 START = date(2026, 10, 1)
 STAMP = re.compile(r"(20\d{6})")
 
@@ -52,6 +59,26 @@ def build_day(day: date, warehouse: Path) -> tuple[float, float]:
     args = [str(dbt), "build", "--quiet", "--profiles-dir", ".", "--vars", days]
     seconds, peak_mb, _ = run_measured(args, env, cwd=DBT_DIR)
     return seconds, peak_mb
+
+
+def active_files(lake) -> int:
+    """Files in the current versions of the ingestion tables (what every reader must open)."""
+    from deltalake import DeltaTable
+
+    from assets.maintenance import ZONES, tables_in
+
+    return sum(len(DeltaTable(uri).file_uris()) for zone in ZONES for uri in tables_in(lake, zone))
+
+
+def nightly(lake) -> float:
+    """The maintenance asset, run as its schedule runs it: seconds."""
+    import dagster as dg
+
+    from assets.maintenance import compact_and_vacuum
+
+    began = time.perf_counter()
+    assert dg.materialize([compact_and_vacuum], resources={"lake": lake}).success
+    return time.perf_counter() - began
 
 
 def run() -> dict:
@@ -89,20 +116,23 @@ def run() -> dict:
             runs.append({
                 "day": index + 1, "ingest_s": round(ingest_s, 2),
                 "build_s": round(build_s, 2), "build_peak_mb": round(peak_mb, 1),
+                "maintenance_s": round(nightly(lake), 2) if NIGHTLY else None,
+                "active_files": active_files(lake),
             })  # fmt: skip
-            print(f"day {index + 1}: ingest {ingest_s:.1f} s, build {build_s:.1f} s", flush=True)
+            print(f"day {index + 1}: {runs[-1]}", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     first = runs[0]["build_s"]
     payload = {
         "scale": SCALE,
         "days": DAYS,
+        "nightly_maintenance": NIGHTLY,
         "baseline": "the first day's build in the same run",
         "ratio_day_7": round(runs[min(6, DAYS - 1)]["build_s"] / first, 2),
         "ratio_last_day": round(runs[-1]["build_s"] / first, 2),
         "runs": runs,
     }
-    save("city_model", payload)
+    save("city_model_nightly" if NIGHTLY else "city_model", payload)
     return payload
 
 

@@ -2,6 +2,9 @@
 
 Side by side in one command, each step in a fresh process (its own peak memory):
 - baseline: DuckDB `COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)` of the file;
+- floor: the same COPY through the contract's validation query (valid rows, partitioned by event
+  date): what validating costs DuckDB itself, with no line numbers, duplicates, quarantine or
+  Delta, so a lower bound for any ingest that validates with this query;
 - ingest: the bronze asset's code path (scan, read, validate, dedupe, Delta, ledger);
 - re-delivery: the same bytes under a new name (hash and ledger check only);
 at 2.5, 10 and 40 million rows, to show how time and memory grow with file size; and once more at
@@ -62,6 +65,8 @@ def step(kind: str, lake_root: Path, rows: int) -> Measure:
             return rows
 
         return timed("duckdb COPY csv->parquet", copy)
+    if kind == "validated_copy":
+        return validated_copy(csv, lake_root / "validated", rows)
     import pandas  # noqa: F401  imports are not the ingest's cost; deltalake's reader imports this
 
     from assets.ingest.ingest import ingest_landing
@@ -86,6 +91,27 @@ def step(kind: str, lake_root: Path, rows: int) -> Measure:
     return measure
 
 
+def validated_copy(csv: Path, out: Path, rows: int) -> Measure:
+    """DuckDB's COPY of the CSV through the bronze asset's validation query, in one statement."""
+    from assets.ingest.validate import Validator
+    from assets.registry import CONTRACTS_DIR, load_contract
+
+    validator = Validator(load_contract(CONTRACTS_DIR / "systems" / f"{SYSTEM}.yaml"))
+    validator.db.execute(
+        "CREATE VIEW batch AS SELECT *, 0::BIGINT AS _line, 0::BIGINT AS _row "
+        f"FROM read_csv('{csv}', all_varchar = true)"
+    )
+    schema = validator.db.sql("SELECT * FROM batch LIMIT 0").to_arrow_table().schema
+    valid = f"SELECT * FROM ({validator.query(schema)}) WHERE _reason IS NULL"
+    sql = f"COPY ({valid}) TO '{out}' (FORMAT parquet, PARTITION_BY (_event_date))"
+
+    def copy() -> int:
+        validator.db.execute(sql)
+        return rows
+
+    return timed("duckdb COPY csv->validated parquet", copy)
+
+
 def run() -> dict:
     """Every size: baseline, ingest, re-delivery; ratios against the baseline of the same size."""
     runs = []
@@ -95,6 +121,7 @@ def run() -> dict:
             make_csv(root / "landing" / LANDING.format("20261116"), rows, bad_every)
             size_mb = (root / "landing" / LANDING.format("20261116")).stat().st_size / 2**20
             base = in_subprocess("bench.ingest", "step", "duckdb_copy", str(root), str(rows))
+            floor = in_subprocess("bench.ingest", "step", "validated_copy", str(root), str(rows))
             ours = in_subprocess("bench.ingest", "step", "ingest", str(root), str(rows))
             again = in_subprocess("bench.ingest", "step", "redelivery", str(root), str(rows))
         finally:
@@ -102,6 +129,8 @@ def run() -> dict:
         runs.append({
             "rows": rows, "invalid_share": 1 / bad_every, "file_mb": round(size_mb, 1),
             "duckdb_s": base.seconds, "duckdb_peak_mb": base.peak_mb,
+            "validated_copy_s": floor.seconds, "validated_copy_peak_mb": floor.peak_mb,
+            "validated_copy_ratio": round(floor.seconds / base.seconds, 2),
             "ingest_s": ours.seconds, "ingest_peak_mb": ours.peak_mb,
             "ingest_rows_per_s": round(ours.rows_per_s),
             "time_ratio": round(ours.seconds / base.seconds, 2),
