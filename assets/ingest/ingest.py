@@ -288,7 +288,7 @@ class SystemIngest:
     ) -> Iterator[pa.Table]:
         constants = path_constants(self.contract, result.path)
         at = datetime.now(UTC)
-        fields: set[str] | None = None  # extra fields the writer's schema has
+        carried: list[str] | None = None  # extra fields of every batch: the first's, and late
         batches = prefetched(read_batches(path, self.contract, scan))  # reads a stage ahead
         with SeenKeys(expected=scan.newlines or scan.size // 8) as seen:  # Parquet: no lines
             for index, batch in enumerate(batches):
@@ -296,14 +296,14 @@ class SystemIngest:
                 result.rows_read += raw.rows_read
                 if raw.table.num_rows == 0 and not raw.rejects:
                     continue
-                extra = self.validator.extra_fields(raw.table.schema)
-                if fields is None and raw.table.num_rows:
-                    fields = {*extra, *late}
-                elif new := [f for f in extra if fields is not None and f not in fields]:
-                    raise SchemaGrew(new)
-                checked = (
-                    self.validator.run(raw.table, raw.lines, late) if raw.table.num_rows else None
-                )
+                checked = None
+                if raw.table.num_rows:
+                    extra = self.validator.extra_fields(raw.table.schema)
+                    if carried is None:  # the writer's schema has these, whichever rows lead
+                        carried = [*extra, *(f for f in late if f not in extra)]
+                    elif new := [f for f in extra if f not in carried]:
+                        raise SchemaGrew(new)
+                    checked = self.validator.run(raw.table, raw.lines, carried)
                 good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
                 quarantined.append(rejected)
                 if good is not None:
