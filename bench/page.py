@@ -126,8 +126,9 @@ def city_model_section(data: dict) -> str:
         else " No maintenance runs between days."
     )
     return section(
-        "City model, day by day (`python -m bench city_model`"
-        + (", with nightly maintenance)" if nightly else ")"),
+        "City model, day by day, with nightly maintenance (`NIGHTLY=1 python -m bench city_model`)"
+        if nightly
+        else "City model, day by day (`python -m bench city_model`)",
         f"A simulated city (scale {data['scale']}) delivered one day at a time for {data['days']} "
         f"days: each day's files ingested, then `dbt build` for that day (incremental models "
         f"rebuild that day and the one before).{upkeep} Baseline: {data['baseline']}.\n\n"
