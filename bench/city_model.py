@@ -67,7 +67,11 @@ def active_files(lake) -> int:
 
     from assets.maintenance import ZONES, tables_in
 
-    return sum(len(DeltaTable(uri).file_uris()) for zone in ZONES for uri in tables_in(lake, zone))
+    return sum(
+        len(DeltaTable(uri, storage_options=lake.storage_options).file_uris())
+        for zone in ZONES
+        for uri in tables_in(lake, zone)
+    )
 
 
 def nightly(lake) -> float:

@@ -113,7 +113,8 @@ def validated_copy(csv: Path, out: Path, rows: int) -> Measure:
 
 
 def run() -> dict:
-    """Every size: baseline, ingest, re-delivery; ratios against the baseline of the same size."""
+    """Every size: baseline, floor, ingest, re-delivery; ratios against the baseline of the same
+    size."""
     runs = []
     for rows, bad_every in [(n, CLEAN_EVERY) for n in SIZES] + [(n, DIRTY_EVERY) for n in DIRTY]:
         root = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
