@@ -12,12 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from assets.ingest import ingest as ingest_module
 from assets.ingest import readers
-from assets.ingest.ingest import SystemIngest, ingest_landing, ledger_states
+from assets.ingest.ingest import SystemIngest, ingest_landing, latest_per_key, ledger_states
 from assets.ingest.scan import scan_file
 from assets.lake import LakeResource
 from tests.ingest_support import contract, deliver, ingest, reasons, table
@@ -158,6 +159,32 @@ def test_records_that_change_state_keep_the_latest_and_their_history(lake) -> No
     ]
     ingest(lake, hotline)  # a re-run changes nothing
     assert table(lake, "bronze", "hotline_12345_history").num_rows == 4
+
+
+def test_the_newest_state_of_each_key_is_kept() -> None:
+    rng = random.Random(7)
+    rows = [
+        {
+            "order": rng.choice(["A", "B", None]),
+            "line": rng.choice([1, 2]),
+            "version": rng.randrange(5),
+            "n": n,
+        }
+        for n in range(300)
+    ]
+    states = pa.Table.from_pylist(rows)
+
+    latest = latest_per_key(states, ["order", "line"], "version").to_pylist()
+
+    newest: dict[tuple, int] = {}  # the oracle: each key's highest version
+    for row in rows:
+        key = (row["order"], row["line"])
+        newest[key] = max(newest.get(key, -1), row["version"])
+    assert sorted((r["order"] or "", r["line"], r["version"]) for r in latest) == sorted(
+        (k[0] or "", k[1], v) for k, v in newest.items()
+    )
+    assert latest_per_key(states.slice(0, 1), ["order"], "version").num_rows == 1
+    assert latest_per_key(states.slice(0, 0), ["order"], "version").num_rows == 0
 
 
 def test_an_added_column_evolves_the_table_and_warns(lake) -> None:

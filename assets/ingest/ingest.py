@@ -482,9 +482,17 @@ def split(
 def latest_per_key(states: pa.Table, keys: list[str], version: str) -> pa.Table:
     """The newest state of each key in a file (a file may carry several states of one record)."""
     order = states.sort_by([(k, "ascending") for k in keys] + [(version, "descending")])
-    key_rows = order.select(keys).to_pylist()
-    keep = [i for i, k in enumerate(key_rows) if i == 0 or k != key_rows[i - 1]]
-    return order.take(pa.array(keep, pa.int64()))
+    n = order.num_rows
+    if n < 2:
+        return order
+    repeats = np.ones(n - 1, dtype=bool)  # row i + 1 has row i's key (nulls equal to nulls)
+    for key in keys:
+        values = order.column(key).combine_chunks()
+        after, before = values.slice(1), values.slice(0, n - 1)
+        both_null = pc.and_(pc.is_null(after), pc.is_null(before))
+        same = pc.coalesce(pc.equal(after, before), both_null)
+        repeats &= same.to_numpy(zero_copy_only=False)
+    return order.filter(pa.array(np.concatenate([[True], ~repeats])))
 
 
 def quarantine_rows(
