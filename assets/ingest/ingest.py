@@ -302,12 +302,21 @@ class SystemIngest:
                     if carried is None:  # the writer's schema has these, whichever rows lead
                         carried = [*extra, *(f for f in late if f not in extra)]
                     elif new := [f for f in extra if f not in carried]:
-                        raise SchemaGrew(new)
+                        raise SchemaGrew(new + self.fields_later(batches, carried + new))
                     checked = self.validator.run(raw.table, raw.lines, carried)
                 good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
                 quarantined.append(rejected)
                 if good is not None:
                     yield good
+
+    def fields_later(self, batches: Iterator[RawBatch], known: list[str]) -> list[str]:
+        """Extra fields of the batches still to come that are not in `known`: found in one
+        pass, so that a file whose fields keep growing is read again once, not once a batch."""
+        found: list[str] = []
+        for batch in batches:
+            extra = self.validator.extra_fields(batch.table.schema)
+            found += [f for f in extra if f not in known and f not in found]
+        return found
 
     def settle(
         self,
