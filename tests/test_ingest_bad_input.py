@@ -251,3 +251,84 @@ def test_a_file_that_breaks_after_rows_were_streamed_is_quarantined_whole(
     assert (result.status, result.reason) == ("quarantined", "disk read error at byte 1234")
     assert result.rows_loaded == 0 and result.rows_quarantined == result.rows_read == 1000
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 0  # nothing half-written
+
+
+@pytest.mark.parametrize("batches", ["one batch", "a batch a row"])
+def test_rows_are_found_by_their_line_past_empty_lines_and_line_breaks_in_values(
+    lake, monkeypatch, batches
+) -> None:
+    """Arrow counts rows; stewards look rows up by line. Empty lines (LF and CRLF) and quoted
+    line breaks must not shift the lines of the rows after them, in any batch."""
+    from assets.ingest import readers
+
+    if batches == "a batch a row":  # blocks of a few lines: quoted breaks cross block ends
+        monkeypatch.setattr(readers, "CSV_BLOCK", 64)
+        monkeypatch.setattr(readers, "BATCH_ROWS", 1)
+    pieces = [
+        ("", flat_row(1)),
+        ("", "\n"),  # empty
+        ("", flat_row(2, '"浦东新区\n陆家嘴1弄1号101室"')),  # two lines, one row
+        ("", "\r\n"),  # empty, CRLF
+        ("", "\n"),
+        ("", flat_row(3, '"line one\n\nline three"')),  # an empty line inside a value
+        ("bad", flat_row(4).replace("F00000004", "X4")),
+        ("bad", flat_row(5, '"two\nlines",extra')),  # a rejected row over two lines
+        ("", flat_row(6)),
+    ]
+    body, expected, line = FLATS_HEADER, {}, 2
+    for kind, text in pieces:
+        if text.strip():
+            expected[text.split(",")[0].replace("X4", "F00000004")] = (kind, line)
+        body += text
+        line += text.count("\n")
+    deliver(lake, "police/flats/flats_20261116.csv", body)
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (6, 4, 2)
+    bronze = table(lake, "bronze", "flats").to_pylist()
+    loaded = {r["flat_id"]: r["_source_line"] for r in bronze}
+    assert loaded == {k: at for k, (kind, at) in expected.items() if kind == ""}
+    assert loaded == {"F00000001": 2, "F00000002": 4, "F00000003": 8, "F00000006": 14}
+    assert {r["flat_id"]: r["address"] for r in bronze}["F00000003"] == "line one\n\nline three"
+    quarantined = table(lake, "quarantine", "flats").to_pylist()
+    assert sorted((r["source_line"], r["reason"][:23]) for r in quarantined) == [
+        (11, 'flat_id: "X4" does not '),
+        (12, "expected 12 fields, fou"),
+    ]
+
+
+def test_quoted_line_breaks_across_the_readers_blocks_load_every_row(lake, monkeypatch) -> None:
+    """A value's line break where the CSV reader cuts its blocks must not break the file."""
+    from assets.ingest import readers
+
+    monkeypatch.setattr(readers, "CSV_BLOCK", 4096)  # the real block is 1 MB: same cuts, faster
+    body, expected, line = FLATS_HEADER, {}, 2
+    for n in range(1, 3001):
+        text = flat_row(
+            n, '"浦东新区\n陆家嘴1弄1号101室"' if n % 3 == 0 else "浦东新区陆家嘴1弄1号101室"
+        )
+        expected[f"F{n:08d}"] = line
+        body += text
+        line += text.count("\n")
+    deliver(lake, "police/flats/flats_20261116.csv", body)
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 3000, 3000)
+    bronze = table(lake, "bronze", "flats").to_pylist()
+    assert {r["flat_id"]: r["_source_line"] for r in bronze} == expected
+
+
+def test_a_reject_reported_before_its_batch_is_placed_among_its_rows() -> None:
+    """Arrow may report a bad row while the rows before it are still to come: it keeps its
+    place (lines: 2 a, 3 b, 4 empty, 5-6 c over two lines, 7 bad, 8 d)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from assets.ingest.batches import Reject
+    from assets.ingest.csv_lines import RowLines
+
+    rows = RowLines(np.array([4]))
+    lines, placed = rows.place(pa.table({"v": ["a", "b"]}), [Reject(5, "bad", "why")])
+    assert (lines.to_pylist(), placed) == ([2, 3], [])
+    lines, placed = rows.place(pa.table({"v": ["c\nc", "d"]}), [])
+    assert (lines.to_pylist(), placed) == ([5, 8], [Reject(7, "bad", "why")])
+    lines, placed = rows.place(pa.table({}), [], final=True)
+    assert (lines.to_pylist(), placed) == ([], [])

@@ -105,7 +105,8 @@ class SystemIngest:
                 result.reason = f"same content as {known[digest]}"
             else:
                 known[digest] = rel
-                scan = scan_file(path, self.contract.settings.encoding, known_hash=digest)
+                settings = self.contract.settings
+                scan = scan_file(path, settings.encoding, digest, settings.quote_char)
                 todo.append((path, scan, result))
             results.append(result)
         if todo:

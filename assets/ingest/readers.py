@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
+from assets.ingest.csv_lines import RowLines
 from assets.ingest.documents import document_records
 from assets.ingest.scan import FileScan
 from assets.registry import Contract
@@ -46,7 +47,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
-        pending.append(Reject(row.number or -1, row.text, reason))
+        pending.append(Reject(row.number, row.text, reason))  # placed on its line below
         return "skip"
 
     try:
@@ -60,6 +61,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
             parse_options=pacsv.ParseOptions(
                 delimiter=settings.delimiter,
                 quote_char=settings.quote_char,
+                newlines_in_values=True,  # else a quoted line break breaks the block chunker
                 invalid_row_handler=on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
@@ -68,17 +70,17 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UnreadableFile(f"cannot parse as CSV ({scan.encoding}): {first_line(err)}") from err
-    numbers = LineNumbers(first=2)
+    rows = RowLines(scan.blank_lines, values_may_break=scan.quoted)
     try:
         for batches in coalesced(reader, BATCH_ROWS):
             table = pa.Table.from_batches(batches)
             rejects, pending[:] = list(pending), []
-            lines = numbers.assign(table.num_rows, [r.line for r in rejects])
-            yield RawBatch(table, lines, rejects)
+            yield RawBatch(table, *rows.place(table, rejects))
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UnreadableFile(f"CSV read failed ({scan.encoding}): {first_line(err)}") from err
-    if pending:
-        yield RawBatch(pa.table({}), pa.array([], pa.int64()), list(pending))
+    lines, rejects = rows.place(pa.table({}), list(pending), final=True)
+    if rejects:
+        yield RawBatch(pa.table({}), lines, rejects)
 
 
 def coalesced(reader: pacsv.CSVStreamingReader, rows: int) -> Iterator[list[pa.RecordBatch]]:
@@ -115,28 +117,6 @@ def csv_header(path: Path, scan: FileScan, delimiter: str) -> list[str]:
     if not any(n.strip() for n in names):
         raise UnreadableFile("no header line")
     return names
-
-
-class LineNumbers:
-    """Numbers of the parsed rows, in file order, skipping the numbers of rejected rows."""
-
-    def __init__(self, first: int) -> None:
-        self.next = first
-        self.skipped: list[int] = []
-
-    def assign(self, count: int, rejected: list[int]) -> pa.Array:
-        """The line numbers of the next `count` parsed rows."""
-        self.skipped = sorted([*self.skipped, *(n for n in rejected if n >= self.next)])
-        parts, start, needed = [], self.next, count
-        while self.skipped and self.skipped[0] - start < needed:
-            gap = self.skipped.pop(0) - start
-            if gap > 0:
-                parts.append(np.arange(start, start + gap))
-            needed -= max(gap, 0)
-            start += max(gap, 0) + 1
-        parts.append(np.arange(start, start + needed))
-        self.next = start + needed
-        return pa.array(np.concatenate(parts).astype(np.int64))
 
 
 def read_jsonl(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:

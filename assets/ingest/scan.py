@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,10 @@ class FileScan:
     nul_offset: int | None = None  # first NUL byte: text exports never contain one
     longest_line: int = 0  # bytes: sizes the CSV reader's blocks
     newlines: int = 0  # about the rows of a text file (sizes duplicate detection)
+    quoted: bool = False  # the quote character occurs (so values may hold line breaks)
+    blank_lines: np.ndarray = field(  # numbers of empty lines ("" or "\r"): readers skip them
+        default_factory=lambda: np.array([], dtype=np.int64), compare=False
+    )
 
 
 def new_digest() -> blake3:
@@ -41,8 +45,11 @@ def content_hash(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None) -> FileScan:
-    """Hash the file (unless known) and find its encoding, in one streaming pass.
+def scan_file(
+    path: Path, declared: str = "auto", known_hash: str | None = None, quote: str | None = '"'
+) -> FileScan:
+    """Hash the file (unless known), find its encoding and the shape of its lines, in one
+    streaming pass. `quote`: the quote character of a text format, if any.
 
     UTF-8 is taken when every byte decodes as UTF-8 or the file starts with a UTF-8 BOM;
     otherwise GB18030 (a superset of GBK), the legacy Chinese encoding.
@@ -50,21 +57,18 @@ def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None)
     digest = None if known_hash else new_digest()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     is_utf8, size, nul_offset, head = True, 0, None, b""
-    longest, line_start, newlines = 0, 0, 0
+    quote_byte, quoted = (quote or "").encode(), False
+    lines = LineShape()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
-            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + size
-            newlines += len(ends)
-            if len(ends):
-                starts = np.concatenate([[line_start], ends[:-1] + 1])
-                longest = max(longest, int((ends - starts).max()))
-                line_start = int(ends[-1]) + 1
+            lines.add(chunk)
             if digest:
                 digest.update(chunk)
             if size == 0:
                 head = chunk[:3]
             if nul_offset is None and (at := chunk.find(b"\0")) >= 0:
                 nul_offset = size + at
+            quoted = quoted or bool(quote_byte and quote_byte in chunk)
             if is_utf8:
                 try:
                     utf8.decode(chunk)
@@ -82,5 +86,53 @@ def scan_file(path: Path, declared: str = "auto", known_hash: str | None = None)
     else:
         encoding = declared if declared in ("gbk", "gb18030") else "gb18030"
     hexdigest = known_hash or (digest.hexdigest() if digest else "")
-    longest = max(longest, size - line_start)
-    return FileScan(hexdigest, size, encoding, has_bom, nul_offset, longest, newlines)
+    return FileScan(
+        hexdigest,
+        size,
+        encoding,
+        has_bom,
+        nul_offset,
+        lines.longest_line(),
+        lines.newlines,
+        quoted,
+        lines.blank_lines(),
+    )
+
+
+class LineShape:
+    """A file's newlines, longest line and empty lines, learnt chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.size = self.newlines = self.longest = self.line_start = self.last_byte = 0
+        self.blanks: list[np.ndarray] = []
+
+    def add(self, chunk: bytes) -> None:
+        """The next chunk of the file."""
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        ends = np.flatnonzero(data == 10)
+        if len(ends):
+            starts = np.concatenate([[self.line_start - self.size], ends[:-1] + 1])
+            blank = empty(data, ends, starts, self.last_byte)
+            self.blanks.append(self.newlines + 1 + np.flatnonzero(blank))
+            self.longest = max(self.longest, int((ends - starts).max()))
+            self.line_start = self.size + int(ends[-1]) + 1
+        self.newlines += len(ends)
+        self.last_byte = int(data[-1])
+        self.size += len(chunk)
+
+    def longest_line(self) -> int:
+        """Bytes of the longest line, the last one included."""
+        return max(self.longest, self.size - self.line_start)
+
+    def blank_lines(self) -> np.ndarray:
+        """The numbers (from 1) of the lines that hold nothing, or only a CRLF's "\\r"."""
+        return np.concatenate(self.blanks) if self.blanks else np.array([], dtype=np.int64)
+
+
+def empty(data: np.ndarray, ends: np.ndarray, starts: np.ndarray, before: int) -> np.ndarray:
+    """Which lines of a chunk hold nothing, or only the "\\r" of a CRLF ending. `ends` are the
+    positions of their newlines in the chunk, `starts` of their first bytes (negative where a
+    line began in an earlier chunk), `before` the previous chunk's last byte."""
+    lengths = ends - starts
+    last = np.where(ends > 0, data[np.maximum(ends - 1, 0)], before)
+    return (lengths == 0) | ((lengths == 1) & (last == 13))
