@@ -11,13 +11,12 @@ import dagster as dg
 
 from assets.bronze import EVENT_DATES, bronze_key
 from assets.delta_scan import duckdb_scan
+from assets.ingest.validate import PARTITION
 from assets.lake import LakeResource
 from assets.registry import Contract, load_contracts
 from quality.checks import CheckScope, quality_checks
 from quality.domain import view_name
 from quality.rules import ColumnSpec, TableSpec, table_rules
-
-PARTITION = "event_date"
 
 
 def table_spec(contract: Contract) -> TableSpec:

@@ -93,15 +93,16 @@ def step(kind: str, lake_root: Path, rows: int) -> Measure:
 
 def validated_copy(csv: Path, out: Path, rows: int) -> Measure:
     """DuckDB's COPY of the CSV through the bronze asset's validation query, in one statement."""
-    from assets.ingest.validate import Validator
+    from assets.ingest.validate import Validator, field_alias, ident
     from assets.registry import CONTRACTS_DIR, load_contract
 
     validator = Validator(load_contract(CONTRACTS_DIR / "systems" / f"{SYSTEM}.yaml"))
+    source = f"read_csv('{csv}', all_varchar = true)"
+    schema = validator.db.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+    fields = ", ".join(f"{ident(n)} AS {field_alias(i)}" for i, n in enumerate(schema.names))
     validator.db.execute(
-        "CREATE VIEW batch AS SELECT *, 0::BIGINT AS _line, 0::BIGINT AS _row "
-        f"FROM read_csv('{csv}', all_varchar = true)"
+        f"CREATE VIEW batch AS SELECT {fields}, 0::BIGINT AS _line, 0::BIGINT AS _row FROM {source}"
     )
-    schema = validator.db.sql("SELECT * FROM batch LIMIT 0").to_arrow_table().schema
     valid = f"SELECT * FROM ({validator.query(schema)}) WHERE _reason IS NULL"
     sql = f"COPY ({valid}) TO '{out}' (FORMAT parquet, PARTITION_BY (_event_date))"
 

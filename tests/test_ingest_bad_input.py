@@ -332,3 +332,33 @@ def test_a_reject_reported_before_its_batch_is_placed_among_its_rows() -> None:
     assert (lines.to_pylist(), placed) == ([5, 8], [Reject(7, "bad", "why")])
     lines, placed = rows.place(pa.table({}), [], final=True)
     assert (lines.to_pylist(), placed) == ([], [])
+
+
+def test_a_header_naming_a_column_twice_quarantines_the_file_naming_it(lake) -> None:
+    header = GAS_HEADER.replace("flat_id", " METER_ID")  # blanks and case aside, the same name
+    deliver(lake, GAS, header + gas_row(1) + gas_row(2))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("quarantined", 2, 2)
+    assert result.reason == "field 'meter_id' appears twice (fields 1 and 2)"
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 0
+
+
+def test_delivered_fields_named_like_ours_keep_their_values_under_their_own_names(lake) -> None:
+    """A unit's `_id`, `_line` or `event_date`, a field cleaned into a contract column's name
+    and an unnamed trailing field: each kept as text, none taking the place of ours."""
+    extra = ["_id", "_line", "event_date", "Meter-ID", ""]
+    header = GAS_HEADER.strip() + "," + ",".join(extra) + "\n"
+    body = "".join(gas_row(i).strip() + f",o{i},x{i},d{i},m{i},\n" for i in (1, 2))
+    deliver(lake, GAS, header + body)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_loaded) == ("loaded", 2)
+    assert result.warnings == [
+        "fields not in the contract, kept as text: _id, _line, event_date, Meter-ID, column_11"
+    ]
+    rows = sorted(table(lake, "bronze", "meter_readings_gas").to_pylist(), key=lambda r: r["id"])
+    kept = [(r["id"], r["line"], r["event_date_2"], r["meter_id_2"], r["column_11"]) for r in rows]
+    assert kept == [("o1", "x1", "d1", "m1", ""), ("o2", "x2", "d2", "m2", "")]
+    assert [(r["meter_id"], r["_source_line"], str(r["event_date"])) for r in rows] == [
+        ("GM00000001", 2, "2026-11-16"),
+        ("GM00000002", 3, "2026-11-16"),
+    ]

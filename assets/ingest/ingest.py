@@ -35,11 +35,10 @@ from assets.ingest.tables import (
     upsert,
 )
 from assets.ingest.tables import append as append_rows
-from assets.ingest.validate import Validator, literal
+from assets.ingest.validate import PARTITION, Validator, literal, repeated_field
 from assets.registry import Contract
 
 LINEAGE = ["_source_file", "_source_line", "_source_hash", "_batch_id", "_ingested_at"]
-PARTITION = "event_date"
 INGESTED_AT = pa.timestamp("us", tz="UTC")
 RAW_SAMPLE = 4096  # characters of a whole-file quarantine's raw text
 DUPLICATE = "duplicate row (same key earlier in the file)"
@@ -213,12 +212,19 @@ class SystemIngest:
 
     def whole(self, path: Path, scan: FileScan, result: FileResult) -> RawBatch:
         """A small file's rows as one batch, with the values its path carries."""
-        raws = list(read_batches(path, self.contract, scan))
+        raws = list(self.read(path, scan))
         tables = [r.table for r in raws if r.table.num_columns]
         table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
         lines = pa.concat_arrays([r.lines for r in raws]) if raws else pa.array([], pa.int64())
         raw = RawBatch(table, lines, [j for r in raws for j in r.rejects])
         return with_constants(raw, path_constants(self.contract, result.path))
+
+    def read(self, path: Path, scan: FileScan) -> Iterator[RawBatch]:
+        """The file's batches; a file whose field names are ambiguous cannot be read."""
+        for batch in read_batches(path, self.contract, scan):
+            if problem := repeated_field(batch.table.schema):
+                raise UnreadableFile(problem)
+            yield batch
 
     def validate_together(self, raws: list[RawBatch]) -> list[pa.Table | None]:
         """One validation query for many small files (a query has a fixed cost); each file's
@@ -290,7 +296,7 @@ class SystemIngest:
         constants = path_constants(self.contract, result.path)
         at = datetime.now(UTC)
         carried: list[str] | None = None  # extra fields of every batch: the first's, and late
-        batches = prefetched(read_batches(path, self.contract, scan))  # reads a stage ahead
+        batches = prefetched(self.read(path, scan))  # reads a stage ahead
         with SeenKeys(expected=scan.newlines or scan.size // 8) as seen:  # Parquet: no lines
             for index, batch in enumerate(batches):
                 raw = with_constants(batch, constants)

@@ -50,6 +50,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         pending.append(Reject(row.number, row.text, reason))  # placed on its line below
         return "skip"
 
+    header = csv_header(path, scan, settings.delimiter)
     try:
         reader = pacsv.open_csv(
             path,
@@ -64,16 +65,17 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
                 newlines_in_values=True,  # else a quoted line break breaks the block chunker
                 invalid_row_handler=on_invalid,
             ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(csv_header(path, scan, settings.delimiter), pa.string())
-            ),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UnreadableFile(f"cannot parse as CSV ({scan.encoding}): {first_line(err)}") from err
     rows = RowLines(scan.blank_lines, values_may_break=scan.quoted)
+    columns = named(header)
     try:
         for batches in coalesced(reader, BATCH_ROWS):
             table = pa.Table.from_batches(batches)
+            if columns != header:
+                table = table.rename_columns(columns)
             rejects, pending[:] = list(pending), []
             yield RawBatch(table, *rows.place(table, rejects))
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
@@ -117,6 +119,11 @@ def csv_header(path: Path, scan: FileScan, delimiter: str) -> list[str]:
     if not any(n.strip() for n in names):
         raise UnreadableFile("no header line")
     return names
+
+
+def named(names: list[str]) -> list[str]:
+    """Header names, a blank one (an export's trailing delimiter) named by its position."""
+    return [name if name.strip() else f"column_{i}" for i, name in enumerate(names, start=1)]
 
 
 def read_jsonl(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:

@@ -39,6 +39,7 @@ LOCAL_FORMATS = [
 ]
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
+PARTITION = "event_date"  # bronze's partition column: no delivered field may take its name
 EARLIEST_EVENT = "2000-01-01"
 SQL_TYPES = {
     "VARCHAR": "VARCHAR",
@@ -246,8 +247,9 @@ class Validator:
         self.db.execute("SET memory_limit = '512MB'")  # per batch; keeps the buffer pool small
 
     def sources(self, schema: pa.Schema) -> dict[str, Source | None]:
-        """Each contract column's source in a batch of this schema (None when absent)."""
-        present = {name.strip().lower(): name for name in schema.names}
+        """Each contract column's source in a batch of this schema (None when absent). Fields
+        are referred to by position (`field_alias`), so no delivered name can clash with ours."""
+        present = {name.strip().lower(): i for i, name in enumerate(schema.names)}
         found: dict[str, Source | None] = {}
         for col in self.contract.columns:
             hits = [present[a.lower()] for a in col.source_fields if a.lower() in present]
@@ -256,17 +258,31 @@ class Validator:
                 continue
             # Several names present (files of two feed versions validated together): first
             # non-missing value wins.
-            text = all(pa.types.is_string(schema.field(h).type) for h in hits)
-            expr = ident(hits[0]) if len(hits) == 1 else f"coalesce({', '.join(map(ident, hits))})"
+            text = all(pa.types.is_string(schema.field(i).type) for i in hits)
+            aliases = [field_alias(i) for i in hits]
+            expr = aliases[0] if len(aliases) == 1 else f"coalesce({', '.join(aliases)})"
             found[col.name] = Source(expr, text)
         return found
 
     def extra_fields(self, schema: pa.Schema) -> list[str]:
         """Source fields that no contract column claims (schema drift: kept, with a warning)."""
         claimed = {a.lower() for col in self.contract.columns for a in col.source_fields}
-        return [
-            n for n in schema.names if n.strip().lower() not in claimed and not n.startswith("_")
-        ]
+        return [n for n in schema.names if n.strip().lower() not in claimed]
+
+    def extra_columns(self, fields: Sequence[str]) -> list[str]:
+        """The bronze column of each extra field: its `safe_name`, numbered from 2 where it
+        would take a contract column's, the partition's or an earlier field's name."""
+        taken = {*self.contract.column_names, PARTITION}
+        columns = []
+        for field in fields:
+            base = column = safe_name(field)
+            number = 1
+            while column in taken:
+                number += 1
+                column = f"{base}_{number}"
+            taken.add(column)
+            columns.append(column)
+        return columns
 
     def query(self, schema: pa.Schema, also: tuple[str, ...] = ()) -> str:
         """The validating SELECT for batches of this schema; extra fields named in `also` and
@@ -294,10 +310,11 @@ class Validator:
             is_event_time = col.name == self.contract.event_time_column
             checks += column_checks(col, f"__r{i}", f"__v{i}", is_event_time)
         present = self.extra_fields(schema)
-        fields = present + [n for n in also if n not in present]
-        extras = [ident(safe_name(n)) for n in fields]
+        fields = [*also, *(n for n in present if n not in also)]  # one order in every batch
+        extras = [ident(c) for c in self.extra_columns(fields)]
+        position = {name: i for i, name in enumerate(schema.names)}
         carried = [
-            f"CAST({ident(n) if n in present else 'NULL'} AS VARCHAR) AS {e}"
+            f"CAST({field_alias(position[n]) if n in present else 'NULL'} AS VARCHAR) AS {e}"
             for n, e in zip(fields, extras, strict=True)
         ]
         reason = reason_sql(checks)
@@ -328,7 +345,11 @@ class Validator:
         if key not in self.queries:
             self.queries[key] = self.query(table.schema, tuple(also))
         rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
-        batch = table.append_column("_line", lines).append_column("_row", rows)  # noqa: F841
+        batch = (  # noqa: F841  (read by the query)
+            table.rename_columns([field_alias(i) for i in range(table.num_columns)])
+            .append_column("_line", lines)
+            .append_column("_row", rows)
+        )
         result = self.db.sql(self.queries[key]).to_arrow_table()
         order = result.column("_row").to_numpy()
         if len(order) and not (np.diff(order) > 0).all():  # DuckDB may reorder parallel scans
@@ -343,6 +364,24 @@ class Validator:
     def close(self) -> None:
         """Release the connection."""
         self.db.close()
+
+
+def repeated_field(schema: pa.Schema) -> str | None:
+    """Why a batch's fields are ambiguous, or None: two fields of one name (blanks and case
+    aside) leave unclear which holds a column's values."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(schema.names):
+        key = name.strip().lower()
+        if key in first:
+            j = first[key]
+            return f"field {schema.names[j]!r} appears twice (fields {j + 1} and {i + 1})"
+        first[key] = i
+    return None
+
+
+def field_alias(position: int) -> str:
+    """How the validation query refers to the delivered field at `position` of a batch."""
+    return f"__f{position}"
 
 
 def safe_name(name: str) -> str:
