@@ -362,3 +362,13 @@ def test_delivered_fields_named_like_ours_keep_their_values_under_their_own_name
         ("GM00000001", 2, "2026-11-16"),
         ("GM00000002", 3, "2026-11-16"),
     ]
+
+
+def test_full_width_field_names_match_and_chinese_ones_are_kept_as_named(lake) -> None:
+    header = GAS_HEADER.replace("meter_id", "ＭＥＴＥＲ＿ＩＤ").strip() + ",备注\n"
+    deliver(lake, GAS, header + gas_row(1).strip() + ",表在楼道\n")
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    assert result.warnings == ["fields not in the contract, kept as text: 备注"]
+    row = table(lake, "bronze", "meter_readings_gas").to_pylist()[0]
+    assert (row["meter_id"], row["备注"]) == ("GM00000001", "表在楼道")

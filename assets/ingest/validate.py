@@ -13,6 +13,7 @@ units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's time zone conversion (see `local_
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -249,10 +250,11 @@ class Validator:
     def sources(self, schema: pa.Schema) -> dict[str, Source | None]:
         """Each contract column's source in a batch of this schema (None when absent). Fields
         are referred to by position (`field_alias`), so no delivered name can clash with ours."""
-        present = {name.strip().lower(): i for i, name in enumerate(schema.names)}
+        present = {field_key(name): i for i, name in enumerate(schema.names)}
         found: dict[str, Source | None] = {}
         for col in self.contract.columns:
-            hits = [present[a.lower()] for a in col.source_fields if a.lower() in present]
+            keys = [field_key(a) for a in col.source_fields]
+            hits = [present[k] for k in keys if k in present]
             if not hits:
                 found[col.name] = None
                 continue
@@ -266,8 +268,8 @@ class Validator:
 
     def extra_fields(self, schema: pa.Schema) -> list[str]:
         """Source fields that no contract column claims (schema drift: kept, with a warning)."""
-        claimed = {a.lower() for col in self.contract.columns for a in col.source_fields}
-        return [n for n in schema.names if n.strip().lower() not in claimed]
+        claimed = {field_key(a) for col in self.contract.columns for a in col.source_fields}
+        return [n for n in schema.names if field_key(n) not in claimed]
 
     def extra_columns(self, fields: Sequence[str]) -> list[str]:
         """The bronze column of each extra field: its `safe_name`, numbered from 2 where it
@@ -371,12 +373,18 @@ def repeated_field(schema: pa.Schema) -> str | None:
     aside) leave unclear which holds a column's values."""
     first: dict[str, int] = {}
     for i, name in enumerate(schema.names):
-        key = name.strip().lower()
+        key = field_key(name)
         if key in first:
             j = first[key]
             return f"field {schema.names[j]!r} appears twice (fields {j + 1} and {i + 1})"
         first[key] = i
     return None
+
+
+def field_key(name: str) -> str:
+    """What a delivered field name is matched by: full-width letters and digits as ASCII
+    (NFKC), surrounding blanks and case aside."""
+    return unicodedata.normalize("NFKC", name).strip().lower()
 
 
 def field_alias(position: int) -> str:
@@ -385,8 +393,9 @@ def field_alias(position: int) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A delivered field name as a column name: lower case, letters, digits and underscores."""
-    cleaned = re.sub(r"[^0-9a-z_]+", "_", name.strip().lower()).strip("_")
+    """A delivered field name as a column name: lower case letters (Chinese ones too: `备注`
+    stays `备注`), digits and underscores, starting with a letter."""
+    cleaned = re.sub(r"[^\w]+", "_", field_key(name)).strip("_")
     return cleaned if cleaned and cleaned[0].isalpha() else f"f_{cleaned}"
 
 
