@@ -153,18 +153,19 @@ def test_a_json_array_where_lines_are_expected(lake) -> None:
     assert result.rows_quarantined == result.rows_read == 4
 
 
+DOOR_EVENT = {
+    "event_id": "E000000000001",
+    "event_at": "2026-11-16T08:00:00+08:00",
+    "flat_id": "F00000001",
+    "card_id": "C000000001",
+    "gate_id": "B0000001-G1",
+    "direction": "in",
+    "method": "card",
+}
+
+
 def test_broken_json_lines_are_quarantined_one_by_one(lake) -> None:
-    good = json.dumps(
-        {
-            "event_id": "E000000000001",
-            "event_at": "2026-11-16T08:00:00+08:00",
-            "flat_id": "F00000001",
-            "card_id": "C000000001",
-            "gate_id": "B0000001-G1",
-            "direction": "in",
-            "method": "card",
-        }
-    )
+    good = json.dumps(DOOR_EVENT)
     deliver(lake, "property/door_access/access_20261116.jsonl", f"{good}\n{good[:40]}\n[1, 2]\n")
     result = only_file(ingest(lake, contract("door_access_events")))
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
@@ -372,3 +373,16 @@ def test_full_width_field_names_match_and_chinese_ones_are_kept_as_named(lake) -
     assert result.warnings == ["fields not in the contract, kept as text: 备注"]
     row = table(lake, "bronze", "meter_readings_gas").to_pylist()[0]
     assert (row["meter_id"], row["备注"]) == ("GM00000001", "表在楼道")
+
+
+def test_a_json_key_written_two_ways_in_different_records_is_one_field(lake) -> None:
+    """JSON lines whose records spell a key differently (`event_id`, `EVENT_ID`) hold one
+    field: each record's value is taken, none is lost and the file is not refused."""
+    other = {("EVENT_ID" if k == "event_id" else k): v for k, v in DOOR_EVENT.items()}
+    other["EVENT_ID"] = "E000000000002"
+    lines = [json.dumps(DOOR_EVENT), json.dumps(other)]
+    deliver(lake, "property/door_access/access_20261116.jsonl", "\n".join(lines) + "\n")
+    result = only_file(ingest(lake, contract("door_access_events")))
+    assert (result.status, result.rows_loaded, result.warnings) == ("loaded", 2, [])
+    bronze = table(lake, "bronze", "door_access_events").to_pylist()
+    assert sorted(r["event_id"] for r in bronze) == ["E000000000001", "E000000000002"]

@@ -222,7 +222,7 @@ class SystemIngest:
     def read(self, path: Path, scan: FileScan) -> Iterator[RawBatch]:
         """The file's batches; a file whose field names are ambiguous cannot be read."""
         for batch in read_batches(path, self.contract, scan):
-            if problem := repeated_field(batch.table.schema):
+            if problem := repeated_field(batch.table):
                 raise UnreadableFile(problem)
             yield batch
 

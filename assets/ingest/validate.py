@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from assets.registry import Column, Contract
 
@@ -250,16 +251,18 @@ class Validator:
     def sources(self, schema: pa.Schema) -> dict[str, Source | None]:
         """Each contract column's source in a batch of this schema (None when absent). Fields
         are referred to by position (`field_alias`), so no delivered name can clash with ours."""
-        present = {field_key(name): i for i, name in enumerate(schema.names)}
+        present: dict[str, list[int]] = {}
+        for i, name in enumerate(schema.names):
+            present.setdefault(field_key(name), []).append(i)
         found: dict[str, Source | None] = {}
         for col in self.contract.columns:
-            keys = [field_key(a) for a in col.source_fields]
-            hits = [present[k] for k in keys if k in present]
+            keys = dict.fromkeys(field_key(a) for a in col.source_fields)
+            hits = [i for k in keys for i in present.get(k, [])]
             if not hits:
                 found[col.name] = None
                 continue
-            # Several names present (files of two feed versions validated together): first
-            # non-missing value wins.
+            # Several fields: files of two feed versions validated together, or one key written
+            # two ways in different records. The first value present wins.
             text = all(pa.types.is_string(schema.field(i).type) for i in hits)
             aliases = [field_alias(i) for i in hits]
             expr = aliases[0] if len(aliases) == 1 else f"coalesce({', '.join(aliases)})"
@@ -368,16 +371,20 @@ class Validator:
         self.db.close()
 
 
-def repeated_field(schema: pa.Schema) -> str | None:
+def repeated_field(table: pa.Table) -> str | None:
     """Why a batch's fields are ambiguous, or None: two fields of one name (blanks and case
-    aside) leave unclear which holds a column's values."""
+    aside) that both hold a value in one row leave unclear which is the column's. (Records of
+    JSON lines whose keys differ only in case never do: their values are taken together.)"""
     first: dict[str, int] = {}
-    for i, name in enumerate(schema.names):
+    for i, name in enumerate(table.column_names):
         key = field_key(name)
-        if key in first:
-            j = first[key]
-            return f"field {schema.names[j]!r} appears twice (fields {j + 1} and {i + 1})"
-        first[key] = i
+        if key not in first:
+            first[key] = i
+            continue
+        j = first[key]
+        both = pc.and_(pc.is_valid(table.column(j)), pc.is_valid(table.column(i)))
+        if pc.any(both).as_py():
+            return f"field {table.column_names[j]!r} appears twice (fields {j + 1} and {i + 1})"
     return None
 
 
