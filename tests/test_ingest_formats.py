@@ -167,3 +167,22 @@ def test_only_the_folders_a_pattern_reaches_are_walked(tmp_path) -> None:
         tmp_path / "bike_operators"
     ]
     assert pattern_bases(tmp_path, ["missing/*.csv"]) == []
+
+
+def test_a_document_record_that_is_not_an_object_is_quarantined_by_its_number(
+    lake, tmp_path
+) -> None:
+    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    stations = doc["data"]["stations"]
+    stations.insert(1, 42)  # record 2
+    stations.append("站点")  # the last record
+    deliver(lake, "bike_operators/hellobike/20261116T0800/station_status.json", json.dumps(doc))
+    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    assert (result.status, result.rows_read) == ("loaded", len(stations))
+    assert (result.rows_loaded, result.rows_quarantined) == (len(stations) - 2, 2)
+    assert not any("_value" in warning for warning in result.warnings)  # no made-up field
+    quarantined = table(lake, "quarantine", "bike_station_status").to_pylist()
+    assert sorted((q["source_line"], q["raw"], q["reason"]) for q in quarantined) == [
+        (2, "42", "a JSON int, not an object"),
+        (len(stations), '"站点"', "a JSON str, not an object"),
+    ]

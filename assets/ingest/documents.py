@@ -17,8 +17,9 @@ from assets.registry import Contract
 DOCUMENT_FIELDS = ("last_updated", "ttl", "version")
 
 
-def document_records(text: str, contract: Contract) -> list[dict[str, Any]]:
-    """The records of one document, by the contract's file format."""
+def document_records(text: str, contract: Contract) -> list[Any]:
+    """The records of one document, by the contract's file format: objects, or whatever else
+    the document lists (the reader rejects those)."""
     fmt = contract.settings.file_format
     if fmt == "open311_xml":
         return [flatten(r) for r in xml_requests(text)]
@@ -27,10 +28,10 @@ def document_records(text: str, contract: Contract) -> list[dict[str, Any]]:
     except json.JSONDecodeError as err:
         raise UnreadableFile(f"invalid JSON: {err.msg} at line {err.lineno}") from err
     records = gbfs_records(doc) if fmt == "gbfs" else open311_records(doc)
-    return [flatten(r) for r in records]
+    return [flatten(r) if isinstance(r, dict) else r for r in records]
 
 
-def gbfs_records(doc: Any) -> list[dict[str, Any]]:
+def gbfs_records(doc: Any) -> list[Any]:
     """The list under `data`, each record with the document's own fields added."""
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         raise UnreadableFile("not a GBFS document: no 'data' object")
@@ -38,17 +39,17 @@ def gbfs_records(doc: Any) -> list[dict[str, Any]]:
     if len(lists) != 1:
         raise UnreadableFile(f"GBFS 'data' holds {len(lists)} lists; expected exactly one")
     shared = {k: doc[k] for k in DOCUMENT_FIELDS if k in doc}
-    return [{**shared, **r} if isinstance(r, dict) else {"_value": r} for r in lists[0]]
+    return [{**shared, **r} if isinstance(r, dict) else r for r in lists[0]]
 
 
-def open311_records(doc: Any) -> list[dict[str, Any]]:
+def open311_records(doc: Any) -> list[Any]:
     """An Open311 JSON response: a list of requests (or an object wrapping one)."""
     if isinstance(doc, dict):
         lists = [v for v in doc.values() if isinstance(v, list)]
         doc = lists[0] if len(lists) == 1 else None
     if not isinstance(doc, list):
         raise UnreadableFile("not an Open311 response: expected a list of service requests")
-    return [r if isinstance(r, dict) else {"_value": r} for r in doc]
+    return doc
 
 
 def xml_requests(text: str) -> list[dict[str, Any]]:

@@ -163,7 +163,7 @@ def parse_json_line(text: str, number: int, records: list, lines: list, rejects:
         rejects.append(Reject(number, stripped, f"invalid JSON: {err.msg} at column {err.colno}"))
         return
     if not isinstance(value, dict):
-        rejects.append(Reject(number, stripped, f"a JSON {type(value).__name__}, not an object"))
+        rejects.append(Reject(number, stripped, not_an_object(value)))
         return
     records.append(value)
     lines.append(number)
@@ -216,8 +216,20 @@ def read_document(path: Path, contract: Contract, scan: FileScan) -> Iterator[Ra
         ) from err
     records = document_records(text, contract)
     for start in range(0, max(len(records), 1), BATCH_ROWS):
-        chunk = records[start : start + BATCH_ROWS]
-        yield text_batch(chunk, list(range(start + 1, start + len(chunk) + 1)), [])
+        objects, numbers, rejects = [], [], []
+        for number, record in enumerate(records[start : start + BATCH_ROWS], start=start + 1):
+            if isinstance(record, dict):
+                objects.append(record)
+                numbers.append(number)
+            else:
+                raw = json.dumps(record, ensure_ascii=False)
+                rejects.append(Reject(number, raw, not_an_object(record)))
+        yield text_batch(objects, numbers, rejects)
+
+
+def not_an_object(value: object) -> str:
+    """The reason a record that is not a JSON object is refused."""
+    return f"a JSON {type(value).__name__}, not an object"
 
 
 def first_line(err: BaseException) -> str:
