@@ -386,3 +386,62 @@ def test_a_json_key_written_two_ways_in_different_records_is_one_field(lake) -> 
     assert (result.status, result.rows_loaded, result.warnings) == ("loaded", 2, [])
     bronze = table(lake, "bronze", "door_access_events").to_pylist()
     assert sorted(r["event_id"] for r in bronze) == ["E000000000001", "E000000000002"]
+
+
+@pytest.mark.parametrize(
+    ("variant", "broken"),
+    [
+        ("in the last field", gas_row(2).replace("measured", '"measured')),
+        ("in the first field (a row too short)", '"' + gas_row(2)),
+        ("no line break at the end", gas_row(2).replace("measured", '"measured')),
+        ("CRLF line breaks", gas_row(2).replace("measured", '"measured')),
+    ],
+)
+def test_a_quote_never_closed_quarantines_the_file_instead_of_swallowing_rows(
+    lake, variant, broken
+) -> None:
+    """Arrow reads an unclosed quote as a value running to the end of the file: the 17 rows
+    after it would vanish into one value. The file is refused, every line counted."""
+    body = GAS_HEADER + gas_row(1) + broken + "".join(gas_row(i) for i in range(3, 20))
+    if variant == "no line break at the end":
+        body = body.rstrip("\n")
+    if variant == "CRLF line breaks":
+        body = body.replace("\n", "\r\n")
+    deliver(lake, GAS, body)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("quarantined", 19, 19)
+    assert result.reason == (
+        "a quote opened in the row on line 3 is never closed: the 17 lines after it would be "
+        "one value"
+    )
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 0
+
+
+def test_a_quoted_line_break_closed_in_the_last_row_is_not_mistaken_for_an_open_quote(
+    lake,
+) -> None:
+    deliver(lake, GAS, GAS_HEADER + gas_row(1) + gas_row(2).replace("false", '"fal\nse"'))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 2, 1)
+    assert reasons(lake, "meter_readings_gas") == ['reset_flag: "fal\nse" is not a valid boolean']
+
+
+def test_quote_left_open_counts_the_quotes_from_a_line_to_the_end(tmp_path, monkeypatch) -> None:
+    """Read backwards in chunks of any size, it agrees with counting from the front."""
+    import random
+
+    from assets.ingest import csv_lines
+
+    shapes = [b"a,b", b'"x', b'y"', b'""', b"", b'c"d"']
+    for seed in range(60):
+        pick = random.Random(seed)
+        data = b"\n".join(pick.choice(shapes) for _ in range(pick.randint(1, 30)))
+        data += pick.choice([b"\n", b""])
+        path = tmp_path / f"{seed}.csv"
+        path.write_bytes(data)
+        lines = data.split(b"\n")[: data.count(b"\n") + (not data.endswith(b"\n"))]
+        monkeypatch.setattr(csv_lines, "CHUNK", pick.choice([1, 2, 5, 64]))
+        for first in range(1, len(lines) + 1):
+            tail = b"\n".join(lines[first - 1 :])
+            expected = tail.count(b'"') % 2 == 1
+            assert csv_lines.quote_left_open(path, first, len(lines), '"') == expected

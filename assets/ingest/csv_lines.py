@@ -8,12 +8,15 @@ the line after the previous row's last one, past the empty lines the scan found.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.ingest.batches import Reject
+
+CHUNK = 4 << 20
 
 
 class RowLines:
@@ -30,6 +33,7 @@ class RowLines:
         self.next_row = 2  # Arrow's number of the next data row
         self.next_line = 2  # the first line that may hold it
         self.held: list[Reject] = []
+        self.last_start = self.last_span = 1  # where the last row placed starts, its lines
 
     def place(
         self, table: pa.Table, rejects: list[Reject], final: bool = False
@@ -74,7 +78,19 @@ class RowLines:
             self.next_blank += 1
         lines = first + np.cumsum(shift)[:-1]
         self.next_line = int(lines[-1] + spans[-1])
+        self.last_start, self.last_span = int(lines[-1]), int(spans[-1])
         return lines
+
+    def open_quote(self, path: Path, lines_in_file: int, quote: str) -> str | None:
+        """Why the file cannot be trusted, once all its rows are placed: a quote opened in its
+        last row and never closed swallowed the rows after it into one value. None if not."""
+        first = self.last_start
+        if self.last_span == 1 or not quote_left_open(path, first, lines_in_file, quote):
+            return None
+        return (
+            f"a quote opened in the row on line {first} is never closed: "
+            f"the {lines_in_file - first} lines after it would be one value"
+        )
 
 
 def row_numbers(first: int, count: int, rejected: list[int]) -> np.ndarray:
@@ -97,3 +113,30 @@ def holds_newline(chunk: pa.Array) -> bool:
     """Whether the bytes behind a text array hold a line break (a fast test before counting)."""
     data = chunk.buffers()[2]
     return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == 10).any())
+
+
+def quote_left_open(path: Path, first_line: int, lines_in_file: int, quote: str) -> bool:
+    """Whether the text from `first_line` to the end of the file holds an odd number of quote
+    characters: a quote opened and never closed. Arrow takes such a value as running to the
+    end of the file, swallowing every row after it. Read backwards, a chunk at a time."""
+    target = lines_in_file - first_line + 1  # from the end, the line break before that line
+    quote_byte = quote.encode()
+    quotes, breaks = 0, 0
+    with open(path, "rb") as handle:
+        position = end = handle.seek(0, 2)
+        while position > 0:
+            step = min(CHUNK, position)
+            position -= step
+            handle.seek(position)
+            chunk = handle.read(step)
+            if position + step == end and chunk.endswith(b"\n"):
+                chunk = chunk[:-1]  # the last line's own line break
+            found = chunk.count(b"\n")
+            if breaks + found >= target:  # the line starts in this chunk
+                cut = len(chunk)
+                for _ in range(target - breaks):
+                    cut = chunk.rfind(b"\n", 0, cut)
+                return (quotes + chunk[cut + 1 :].count(quote_byte)) % 2 == 1
+            breaks += found
+            quotes += chunk.count(quote_byte)
+    return quotes % 2 == 1

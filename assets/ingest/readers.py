@@ -81,6 +81,8 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UnreadableFile(f"CSV read failed ({scan.encoding}): {first_line(err)}") from err
     lines, rejects = rows.place(pa.table({}), list(pending), final=True)
+    if problem := rows.open_quote(path, scan.lines, settings.quote_char):
+        raise UnreadableFile(problem)  # before any commit: the whole file is quarantined
     if rejects:
         yield RawBatch(pa.table({}), lines, rejects)
 

@@ -23,6 +23,7 @@ class FileScan:
     nul_offset: int | None = None  # first NUL byte: text exports never contain one
     longest_line: int = 0  # bytes: sizes the CSV reader's blocks
     newlines: int = 0  # about the rows of a text file (sizes duplicate detection)
+    lines: int = 0  # lines, the last one counted with or without its line break
     quoted: bool = False  # the quote character occurs (so values may hold line breaks)
     blank_lines: np.ndarray = field(  # numbers of empty lines ("" or "\r"): readers skip them
         default_factory=lambda: np.array([], dtype=np.int64), compare=False
@@ -94,6 +95,7 @@ def scan_file(
         nul_offset,
         lines.longest_line(),
         lines.newlines,
+        lines.count(),
         quoted,
         lines.blank_lines(),
     )
@@ -123,6 +125,10 @@ class LineShape:
     def longest_line(self) -> int:
         """Bytes of the longest line, the last one included."""
         return max(self.longest, self.size - self.line_start)
+
+    def count(self) -> int:
+        """Lines: one per line break, and one for a last line without one."""
+        return self.newlines + (self.size > self.line_start)
 
     def blank_lines(self) -> np.ndarray:
         """The numbers (from 1) of the lines that hold nothing, or only a CRLF's "\\r"."""
