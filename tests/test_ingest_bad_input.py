@@ -445,3 +445,48 @@ def test_quote_left_open_counts_the_quotes_from_a_line_to_the_end(tmp_path, monk
             tail = b"\n".join(lines[first - 1 :])
             expected = tail.count(b'"') % 2 == 1
             assert csv_lines.quote_left_open(path, first, len(lines), '"') == expected
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_a_line_with_bytes_its_encoding_cannot_decode_is_the_only_one_rejected(
+    lake, encoding
+) -> None:
+    """A legacy system cut a character in half: that line is a reject naming the byte, the
+    other lines load, and their Chinese text is decoded in the file's own encoding."""
+    body = (FLATS_HEADER + "".join(flat_row(i) for i in range(1, 6))).encode(encoding)
+    cut = "浦东".encode(encoding)[:-1]  # the last character loses its last byte
+    body = body.replace("F00000003,浦东".encode(encoding), b"F00000003," + cut)
+    deliver(lake, "police/flats/flats_20261116.csv", body)
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 5, 4)
+    [bad] = table(lake, "quarantine", "flats").to_pylist()
+    assert bad["source_line"] == 4
+    assert bad["raw"].startswith("F00000003,浦") and "\\x" in bad["raw"]  # bad byte escaped
+    assert bad["reason"].startswith(f"not valid {encoding}: byte 0x")
+    bronze = table(lake, "bronze", "flats").to_pylist()
+    assert {r["flat_id"]: r["_source_line"] for r in bronze} == {
+        "F00000001": 2,
+        "F00000002": 3,
+        "F00000004": 5,
+        "F00000005": 6,
+    }
+    assert {r["address"] for r in bronze} == {"浦东新区陆家嘴1弄1号101室"}
+
+
+def test_a_json_line_that_does_not_decode_is_rejected_alone(lake) -> None:
+    good = json.dumps(DOOR_EVENT, ensure_ascii=False)
+    broken = good.encode().replace(b'"card"', b'"ca\xffrd"')
+    body = good.encode() + b"\n" + broken + b"\n" + good.replace("001", "002", 1).encode() + b"\n"
+    deliver(lake, "property/door_access/access_20261116.jsonl", body)
+    result = only_file(ingest(lake, contract("door_access_events")))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    [bad] = table(lake, "quarantine", "door_access_events").to_pylist()
+    assert (bad["source_line"], bad["reason"][:29]) == (2, "not valid utf-8: byte 0xff at")
+
+
+def test_a_header_that_does_not_decode_quarantines_the_file(lake) -> None:
+    body = (FLATS_HEADER + flat_row(1)).encode().replace(b"address", b"addr\xffess", 1)
+    deliver(lake, "police/flats/flats_20261116.csv", body)
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.status, result.rows_read) == ("quarantined", 1)
+    assert result.reason == "the header line is not valid utf-8: byte 0xff at byte 13 of the line"

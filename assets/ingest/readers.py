@@ -20,13 +20,15 @@ import pyarrow.parquet as pq
 
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
 from assets.ingest.csv_lines import RowLines
+from assets.ingest.damaged import clean_copy
 from assets.ingest.documents import document_records
-from assets.ingest.scan import FileScan
+from assets.ingest.scan import FileScan, scan_file
 from assets.registry import Contract
 
 BATCH_ROWS = 128 * 1024  # 10M rows peaked at 950 MB with 250,000 a batch, 730 MB with this
 CSV_BLOCK = 1 << 20  # Arrow keeps memory flat with small blocks; a row must fit in one
 MAX_CSV_BLOCK = 256 << 20
+LINE_FORMATS = ("csv", "jsonl")  # text read line by line: a line that does not decode is a reject
 
 
 def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
@@ -37,7 +39,23 @@ def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     if scan.nul_offset is not None and fmt != "parquet":
         raise UnreadableFile(f"binary content: NUL byte at offset {scan.nul_offset}")
     reader = READERS[fmt]
-    yield from reader(path, contract, scan)
+    if scan.damaged and fmt in LINE_FORMATS:
+        yield from read_damaged(path, contract, scan, reader)
+    else:
+        yield from reader(path, contract, scan)
+
+
+def read_damaged(
+    path: Path, contract: Contract, scan: FileScan, reader: Callable
+) -> Iterator[RawBatch]:
+    """A text file some of whose lines do not decode: those lines rejected, the rest read."""
+    with clean_copy(path, scan.encoding) as (copy, rejects):
+        if contract.settings.file_format == "csv" and rejects and rejects[0].line == 1:
+            raise UnreadableFile(f"the header line is {rejects[0].reason}")
+        clean = scan_file(copy, "utf-8", scan.content_hash, contract.settings.quote_char)
+        yield from reader(copy, contract, clean)
+        if rejects:
+            yield RawBatch(pa.table({}), pa.array([], pa.int64()), rejects)
 
 
 def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:

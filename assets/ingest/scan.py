@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from blake3 import blake3
 
+from assets.ingest.damaged import best_encoding
+
 CHUNK = 4 << 20
 
 
@@ -25,6 +27,7 @@ class FileScan:
     newlines: int = 0  # about the rows of a text file (sizes duplicate detection)
     lines: int = 0  # lines, the last one counted with or without its line break
     quoted: bool = False  # the quote character occurs (so values may hold line breaks)
+    damaged: bool = False  # some bytes do not decode in `encoding`: their lines are rejected
     blank_lines: np.ndarray = field(  # numbers of empty lines ("" or "\r"): readers skip them
         default_factory=lambda: np.array([], dtype=np.int64), compare=False
     )
@@ -52,8 +55,9 @@ def scan_file(
     """Hash the file (unless known), find its encoding and the shape of its lines, in one
     streaming pass. `quote`: the quote character of a text format, if any.
 
-    UTF-8 is taken when every byte decodes as UTF-8 or the file starts with a UTF-8 BOM;
-    otherwise GB18030 (a superset of GBK), the legacy Chinese encoding.
+    UTF-8 is taken when every byte decodes as UTF-8; otherwise GB18030 (a superset of GBK), the
+    legacy Chinese encoding, if it decodes every byte. A file neither decodes wholly is
+    `damaged`: it is read in whichever decodes more (UTF-8 if it starts with a UTF-8 BOM).
     """
     digest = None if known_hash else new_digest()
     utf8 = codecs.getincrementaldecoder("utf-8")()
@@ -82,10 +86,10 @@ def scan_file(
         except UnicodeDecodeError:
             is_utf8 = False
     has_bom = head.startswith(codecs.BOM_UTF8)
-    if has_bom or is_utf8:
-        encoding = "utf-8"
-    else:
-        encoding = declared if declared in ("gbk", "gb18030") else "gb18030"
+    encoding, damaged = "utf-8", False
+    if not is_utf8:
+        legacy = declared if declared in ("gbk", "gb18030") else "gb18030"
+        encoding, damaged = best_encoding(path, legacy, has_bom)
     hexdigest = known_hash or (digest.hexdigest() if digest else "")
     return FileScan(
         hexdigest,
@@ -97,6 +101,7 @@ def scan_file(
         lines.newlines,
         lines.count(),
         quoted,
+        damaged,
         lines.blank_lines(),
     )
 

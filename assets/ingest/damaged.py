@@ -1,0 +1,64 @@
+"""Text files with a few bytes their encoding cannot decode: a legacy system that cut a Chinese
+character in half at a field's byte limit, a disk error. Such a file is not quarantined whole:
+the lines holding those bytes become rejects, and the rest is read as usual, from a UTF-8 copy
+in which those lines are left empty (so every line keeps its number).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from assets.ingest.batches import Reject
+
+CHUNK = 4 << 20
+UNDECODED = re.compile("[\udc80-\udcff]")  # how `surrogateescape` marks a byte it cannot decode
+
+
+def decode_errors(path: Path, encoding: str, limit: int) -> int:
+    """How many bytes of the file `encoding` cannot decode, counted until they pass `limit`
+    (enough to compare encodings without decoding the whole of a wrong one)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
+    errors = 0
+    with open(path, "rb") as handle:
+        while errors <= limit and (chunk := handle.read(CHUNK)):
+            errors += len(UNDECODED.findall(decoder.decode(chunk)))
+    return errors + len(UNDECODED.findall(decoder.decode(b"", final=True)))
+
+
+def best_encoding(path: Path, legacy: str, bom: bool) -> tuple[str, bool]:
+    """For a file that is not valid UTF-8: the encoding that decodes it with fewer errors
+    (the legacy one when it decodes everything; UTF-8 on a tie), and whether some bytes stay
+    undecodable."""
+    legacy_errors = 0 if bom else decode_errors(path, legacy, limit=2**62)
+    if legacy_errors == 0 and not bom:
+        return legacy, False
+    utf8_errors = decode_errors(path, "utf-8", limit=legacy_errors)
+    return ("utf-8", True) if bom or utf8_errors <= legacy_errors else (legacy, True)
+
+
+@contextmanager
+def clean_copy(path: Path, encoding: str) -> Iterator[tuple[Path, list[Reject]]]:
+    """A UTF-8 copy of the file in which each line that does not decode is left empty, and
+    those lines as rejects (raw text with the bad bytes escaped). Deleted on leaving."""
+    with tempfile.TemporaryDirectory(prefix="citybrain-clean-") as folder:
+        copy = Path(folder) / path.name
+        rejects: list[Reject] = []
+        with open(path, "rb") as source, open(copy, "wb") as out:
+            for number, line in enumerate(source, start=1):
+                try:
+                    out.write(line.decode(encoding).encode("utf-8"))
+                except UnicodeDecodeError as err:
+                    raw = line.rstrip(b"\r\n").decode(encoding, errors="backslashreplace")
+                    rejects.append(Reject(number, raw, undecodable(line, err, encoding)))
+                    out.write(b"\n")
+        yield copy, rejects
+
+
+def undecodable(line: bytes, err: UnicodeDecodeError, encoding: str) -> str:
+    """The reason a line is rejected: its first byte that `encoding` cannot decode."""
+    return f"not valid {encoding}: byte 0x{line[err.start]:02x} at byte {err.start + 1} of the line"
