@@ -490,3 +490,13 @@ def test_a_header_that_does_not_decode_quarantines_the_file(lake) -> None:
     result = only_file(ingest(lake, contract("flats")))
     assert (result.status, result.rows_read) == ("quarantined", 1)
     assert result.reason == "the header line is not valid utf-8: byte 0xff at byte 13 of the line"
+
+
+def test_a_file_quarantined_whole_counts_its_non_empty_data_lines(lake) -> None:
+    body = (
+        GAS_HEADER.replace("flat_id", "flat") + gas_row(1) + "\n" + gas_row(2) + "\r\n" + gas_row(3)
+    )
+    deliver(lake, GAS, body)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.reason) == ("quarantined", "missing required column(s): flat_id")
+    assert (result.rows_read, result.rows_quarantined) == (3, 3)  # the two empty lines are not rows

@@ -23,7 +23,7 @@ from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
 from assets.ingest.landing import landing_files, named_files, path_constants, system_lock
 from assets.ingest.prefetch import prefetched
-from assets.ingest.readers import read_batches
+from assets.ingest.readers import LINE_FORMATS, read_batches
 from assets.ingest.scan import FileScan, content_hash, scan_file
 from assets.ingest.spool import Spool
 from assets.ingest.tables import (
@@ -249,9 +249,9 @@ class SystemIngest:
     def unreadable(
         self, path: Path, scan: FileScan, result: FileResult, err: Exception
     ) -> pa.Table:
-        """Mark a file quarantined whole; every data line counts as quarantined."""
+        """Mark a file quarantined whole; every non-empty data line counts as quarantined."""
         result.status, result.reason, result.rows_loaded = "quarantined", str(err), 0
-        result.rows_read = result.rows_quarantined = max(scan_lines(path, self.contract), 1)
+        result.rows_read = result.rows_quarantined = max(data_lines(scan, self.contract), 1)
         return self.whole_file(path, scan, result)
 
     def write_good(self, first: pa.Table, rest: Iterator[pa.Table], hashes: list[str]) -> None:
@@ -535,16 +535,13 @@ def quarantine_rows(
     )
 
 
-def scan_lines(path: Path, contract: Contract) -> int:
-    """Data lines of a text file (records of a document or Parquet file: unknown, so 1)."""
-    if contract.settings.file_format not in ("csv", "jsonl"):
+def data_lines(scan: FileScan, contract: Contract) -> int:
+    """The non-empty data lines of a text file, from its scan (records of a document or a
+    Parquet file: unknown, so 1)."""
+    if contract.settings.file_format not in LINE_FORMATS:
         return 1
-    with open(path, "rb") as handle:
-        count = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 22), b""))
-        handle.seek(max(0, handle.seek(0, 2) - 1))
-        count += handle.read(1) not in (b"\n", b"")
     header = 1 if contract.settings.file_format == "csv" else 0
-    return max(count - header, 0)
+    return max(scan.lines - len(scan.blank_lines) - header, 0)
 
 
 SMALL_FILE = 8 << 20
