@@ -1,13 +1,20 @@
 """The landing sensor: new files start ingest runs, keyed by their content so none runs twice."""
 
 import hashlib
+import time
 from datetime import datetime
 
 import dagster as dg
 
 from assets.bronze import bronze_key
 from assets.ingest.ingest import ledger_states
-from assets.ingest.landing import DELIVERY_ZONE, delivery_date, landing_files
+from assets.ingest.landing import (
+    DELIVERY_ZONE,
+    SETTLE_SECONDS,
+    delivery_date,
+    is_settled,
+    landing_files,
+)
 from assets.ingest.scan import content_hash
 from assets.lake import LakeResource
 from assets.registry import load_contracts
@@ -21,17 +28,23 @@ from assets.registry import load_contracts
     target=dg.AssetSelection.groups(*{c.unit for c in load_contracts()}),
 )
 def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-    """One run per (system, delivery day) with new files; the run key hashes their contents."""
+    """One run per (system, delivery day) with new files; the run key hashes their contents.
+    A file changed within the last `SETTLE_SECONDS` waits for a later tick."""
     contracts = load_contracts()
     ledger = lake.table("ledger", "files")
     states = ledger_states(ledger, [c.id for c in contracts], lake.storage_options)
+    now, waiting = time.time(), 0
     for contract in contracts:
         state = states[contract.id]
         by_day: dict[str, list[tuple[str, str]]] = {}
         for path, rel in landing_files(lake.landing_root, contract):
-            if state.is_new(path, rel):
-                digest, _ = content_hash(path)
-                by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
+            if not state.is_new(path, rel):
+                continue
+            if not is_settled(path, now):
+                waiting += 1  # still being written, perhaps: taken on a later tick
+                continue
+            digest, _ = content_hash(path)
+            by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
         for day, files in sorted(by_day.items()):
             key = hashlib.sha256("".join(sorted(d for _, d in files)).encode()).hexdigest()[:24]
             yield dg.RunRequest(
@@ -46,3 +59,5 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
                     "seen_at": datetime.now(DELIVERY_ZONE).isoformat(),
                 },
             )
+    if waiting:
+        context.log.info(f"{waiting} new file(s) changed in the last {SETTLE_SECONDS} s: next tick")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 
 from assets.bronze import DELIVERY_DAYS, bronze_asset, bronze_assets
-from assets.ingest.landing import DELIVERY_ZONE
+from assets.ingest.landing import DELIVERY_ZONE, SETTLE_SECONDS, delivery_date
 from assets.registry import load_contracts
 from orchestration.definitions import defs
 from orchestration.sensors import landing_sensor
@@ -53,15 +56,37 @@ def test_a_real_partitioned_run_ingests_and_checks_balance(lake) -> None:
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 1
 
 
-def test_the_landing_sensor_requests_runs_keyed_by_content(lake) -> None:
-    deliver(lake, GAS, BODY)
+def sensor_requests(lake) -> list[dg.RunRequest]:
+    """What one tick of the landing sensor asks for."""
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources={"lake": lake})
-        requests = list(landing_sensor(context))
+        return list(landing_sensor(context))
+
+
+def settle(path: Path) -> None:
+    """Make a landing file look unchanged for longer than the sensor waits."""
+    then = time.time() - SETTLE_SECONDS - 1
+    os.utime(path, (then, then))
+
+
+def test_the_landing_sensor_waits_for_a_file_still_being_written(lake) -> None:
+    path = deliver(lake, GAS, BODY[:70])  # an upload under way: half a row so far
+    assert sensor_requests(lake) == []
+    path.write_text(BODY, encoding="utf-8")  # the upload ends
+    assert sensor_requests(lake) == []  # just changed: still waiting
+    settle(path)
+    [request] = sensor_requests(lake)
+    assert request.run_config["ops"]["bronze__meter_readings_gas"]["config"] == {"paths": [GAS]}
+
+
+def test_the_landing_sensor_requests_runs_keyed_by_content(lake) -> None:
+    path = deliver(lake, GAS, BODY)
+    settle(path)
+    requests = sensor_requests(lake)
     assert len(requests) == 1
     [request] = requests
     assert request.run_key.startswith("meter_readings_gas:")
-    assert request.partition_key == datetime.now(DELIVERY_ZONE).date().isoformat()
+    assert request.partition_key == delivery_date(path).isoformat()
     assert DELIVERY_DAYS.has_partition_key(request.partition_key)
     config = request.run_config["ops"]["bronze__meter_readings_gas"]["config"]
     assert config == {"paths": [GAS]}
@@ -71,6 +96,4 @@ def test_the_landing_sensor_requests_runs_keyed_by_content(lake) -> None:
         resources={"lake": lake},
         run_config=request.run_config,
     )
-    with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"lake": lake})
-        assert list(landing_sensor(context)) == []  # ingested: nothing more to do
+    assert sensor_requests(lake) == []  # ingested: nothing more to do

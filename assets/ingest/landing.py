@@ -88,6 +88,15 @@ def system_lock(lake, system: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+SETTLE_SECONDS = 60  # a landing file the sensor takes has not changed for this long
+
+
 def delivery_date(path: Path) -> date:
     """The day a file arrived, in Shanghai: its modification time (the partition it belongs to)."""
     return datetime.fromtimestamp(path.stat().st_mtime, DELIVERY_ZONE).date()
+
+
+def is_settled(path: Path, now: float) -> bool:
+    """Whether a file has not changed for `SETTLE_SECONDS` (`now`: seconds since the epoch): a
+    unit still uploading it (SFTP writes in place) would otherwise be read half-written."""
+    return now - path.stat().st_mtime >= SETTLE_SECONDS
