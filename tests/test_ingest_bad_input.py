@@ -500,3 +500,14 @@ def test_a_file_quarantined_whole_counts_its_non_empty_data_lines(lake) -> None:
     result = only_file(ingest(lake, contract("meter_readings_gas")))
     assert (result.status, result.reason) == ("quarantined", "missing required column(s): flat_id")
     assert (result.rows_read, result.rows_quarantined) == (3, 3)  # the two empty lines are not rows
+
+
+def test_a_json_line_naming_a_key_twice_is_rejected_not_guessed(lake) -> None:
+    good = json.dumps(DOOR_EVENT)
+    twice = good.replace('"method": "card"', '"method": "card", "method": "face"')
+    body = f"{good}\n{twice}\n"
+    deliver(lake, "property/door_access/access_20261116.jsonl", body.replace("001", "002", 1))
+    result = only_file(ingest(lake, contract("door_access_events")))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    [bad] = table(lake, "quarantine", "door_access_events").to_pylist()
+    assert (bad["source_line"], bad["reason"]) == (2, "key 'method' appears twice in one object")
