@@ -511,3 +511,19 @@ def test_a_json_line_naming_a_key_twice_is_rejected_not_guessed(lake) -> None:
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
     [bad] = table(lake, "quarantine", "door_access_events").to_pylist()
     assert (bad["source_line"], bad["reason"]) == (2, "key 'method' appears twice in one object")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_in_utf16_loads_with_its_lines(lake, encoding) -> None:
+    """Excel's "Unicode text" export: UTF-16 with a byte order mark, CRLF line breaks. Half its
+    bytes are NUL; it is not binary."""
+    text = FLATS_HEADER + flat_row(1) + "\n" + flat_row(2)  # line 3 is empty
+    mark = "\ufeff".encode(encoding)
+    deliver(
+        lake, "police/flats/flats_20261116.csv", mark + text.replace("\n", "\r\n").encode(encoding)
+    )
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 2, 2)
+    bronze = table(lake, "bronze", "flats").to_pylist()
+    assert {r["flat_id"]: r["_source_line"] for r in bronze} == {"F00000001": 2, "F00000002": 4}
+    assert {r["address"] for r in bronze} == {"浦东新区陆家嘴1弄1号101室"}

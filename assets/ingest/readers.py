@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
 from assets.ingest.csv_lines import RowLines
-from assets.ingest.damaged import clean_copy
 from assets.ingest.documents import document_records
 from assets.ingest.scan import FileScan, scan_file
+from assets.ingest.utf8_copy import utf8_copy
 from assets.registry import Contract
 
 BATCH_ROWS = 128 * 1024  # 10M rows peaked at 950 MB with 250,000 a batch, 730 MB with this
@@ -39,17 +39,18 @@ def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     if scan.nul_offset is not None and fmt != "parquet":
         raise UnreadableFile(f"binary content: NUL byte at offset {scan.nul_offset}")
     reader = READERS[fmt]
-    if scan.damaged and fmt in LINE_FORMATS:
-        yield from read_damaged(path, contract, scan, reader)
+    if fmt in LINE_FORMATS and (scan.damaged or scan.encoding == "utf-16"):
+        yield from read_copy(path, contract, scan, reader)
     else:
         yield from reader(path, contract, scan)
 
 
-def read_damaged(
+def read_copy(
     path: Path, contract: Contract, scan: FileScan, reader: Callable
 ) -> Iterator[RawBatch]:
-    """A text file some of whose lines do not decode: those lines rejected, the rest read."""
-    with clean_copy(path, scan.encoding) as (copy, rejects):
+    """A text file read from a UTF-8 copy: a UTF-16 one, or one some of whose lines do not
+    decode (those lines rejected, the rest read)."""
+    with utf8_copy(path, scan.encoding) as (copy, rejects):
         if contract.settings.file_format == "csv" and rejects and rejects[0].line == 1:
             raise UnreadableFile(f"the header line is {rejects[0].reason}")
         clean = scan_file(copy, "utf-8", scan.content_hash, contract.settings.quote_char)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from blake3 import blake3
 
-from assets.ingest.damaged import best_encoding
+from assets.ingest.utf8_copy import best_encoding
 
 CHUNK = 4 << 20
 
@@ -20,7 +20,7 @@ class FileScan:
 
     content_hash: str
     size: int
-    encoding: str = "utf-8"  # utf-8 (a BOM is skipped by the readers) or gb18030
+    encoding: str = "utf-8"  # utf-8 (a BOM is skipped by the readers), gb18030 or utf-16
     has_bom: bool = False
     nul_offset: int | None = None  # first NUL byte: text exports never contain one
     longest_line: int = 0  # bytes: sizes the CSV reader's blocks
@@ -57,7 +57,8 @@ def scan_file(
 
     UTF-8 is taken when every byte decodes as UTF-8; otherwise GB18030 (a superset of GBK), the
     legacy Chinese encoding, if it decodes every byte. A file neither decodes wholly is
-    `damaged`: it is read in whichever decodes more (UTF-8 if it starts with a UTF-8 BOM).
+    `damaged`: it is read in whichever decodes more (UTF-8 if it starts with a UTF-8 BOM). A
+    UTF-16 byte order mark makes it UTF-16 (then the line counts here do not hold).
     """
     digest = None if known_hash else new_digest()
     utf8 = codecs.getincrementaldecoder("utf-8")()
@@ -87,7 +88,9 @@ def scan_file(
             is_utf8 = False
     has_bom = head.startswith(codecs.BOM_UTF8)
     encoding, damaged = "utf-8", False
-    if not is_utf8:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, nul_offset = "utf-16", None  # half its bytes are NUL: that is not binary
+    elif not is_utf8:
         legacy = declared if declared in ("gbk", "gb18030") else "gb18030"
         encoding, damaged = best_encoding(path, legacy, has_bom)
     hexdigest = known_hash or (digest.hexdigest() if digest else "")

@@ -1,19 +1,24 @@
-"""Text files with a few bytes their encoding cannot decode: a legacy system that cut a Chinese
-character in half at a field's byte limit, a disk error. Such a file is not quarantined whole:
-the lines holding those bytes become rejects, and the rest is read as usual, from a UTF-8 copy
-in which those lines are left empty (so every line keeps its number).
+"""Text files read from a UTF-8 copy rather than as delivered.
+
+- Damaged files: a few bytes their encoding cannot decode (a legacy system that cut a Chinese
+  character in half at a field's byte limit, a disk error). Such a file is not quarantined
+  whole: the lines holding those bytes become rejects and are left empty in the copy (so every
+  line keeps its number); the rest is read as usual.
+- UTF-16 files (Excel's "Unicode text"): their line breaks are two bytes, which the scan and
+  the readers do not count, so they are read from a UTF-8 copy.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from assets.ingest.batches import Reject
+from assets.ingest.batches import Reject, UnreadableFile
 
 CHUNK = 4 << 20
 UNDECODED = re.compile("[\udc80-\udcff]")  # how `surrogateescape` marks a byte it cannot decode
@@ -42,12 +47,16 @@ def best_encoding(path: Path, legacy: str, bom: bool) -> tuple[str, bool]:
 
 
 @contextmanager
-def clean_copy(path: Path, encoding: str) -> Iterator[tuple[Path, list[Reject]]]:
+def utf8_copy(path: Path, encoding: str) -> Iterator[tuple[Path, list[Reject]]]:
     """A UTF-8 copy of the file in which each line that does not decode is left empty, and
     those lines as rejects (raw text with the bad bytes escaped). Deleted on leaving."""
-    with tempfile.TemporaryDirectory(prefix="citybrain-clean-") as folder:
+    with tempfile.TemporaryDirectory(prefix="citybrain-utf8-") as folder:
         copy = Path(folder) / path.name
         rejects: list[Reject] = []
+        if encoding == "utf-16":
+            transcode_utf16(path, copy)
+            yield copy, rejects
+            return
         with open(path, "rb") as source, open(copy, "wb") as out:
             for number, line in enumerate(source, start=1):
                 try:
@@ -62,3 +71,16 @@ def clean_copy(path: Path, encoding: str) -> Iterator[tuple[Path, list[Reject]]]
 def undecodable(line: bytes, err: UnicodeDecodeError, encoding: str) -> str:
     """The reason a line is rejected: its first byte that `encoding` cannot decode."""
     return f"not valid {encoding}: byte 0x{line[err.start]:02x} at byte {err.start + 1} of the line"
+
+
+def transcode_utf16(path: Path, copy: Path) -> None:
+    """A UTF-16 file (with its byte order mark) as UTF-8, whole: its line breaks are two bytes,
+    so it cannot be cut into lines before it is decoded."""
+    try:
+        with (
+            open(path, encoding="utf-16", newline="") as source,
+            open(copy, "w", encoding="utf-8", newline="") as out,
+        ):
+            shutil.copyfileobj(source, out, CHUNK)
+    except UnicodeError as err:
+        raise UnreadableFile(f"not valid UTF-16: {err}") from err
