@@ -297,7 +297,7 @@ class SystemIngest:
         at = datetime.now(UTC)
         carried: list[str] | None = None  # extra fields of every batch: the first's, and late
         batches = prefetched(self.read(path, scan))  # reads a stage ahead
-        with SeenKeys(expected=scan.newlines or scan.size // 8) as seen:  # Parquet: no lines
+        with SeenKeys(expected=scan.lines or scan.size // 8) as seen:  # Parquet: no lines
             for index, batch in enumerate(batches):
                 raw = with_constants(batch, constants)
                 result.rows_read += raw.rows_read

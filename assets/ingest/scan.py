@@ -24,8 +24,7 @@ class FileScan:
     has_bom: bool = False
     nul_offset: int | None = None  # first NUL byte: text exports never contain one
     longest_line: int = 0  # bytes: sizes the CSV reader's blocks
-    newlines: int = 0  # about the rows of a text file (sizes duplicate detection)
-    lines: int = 0  # lines, the last one counted with or without its line break
+    lines: int = 0  # the last one counted with or without its line break (sizes deduplication)
     quoted: bool = False  # the quote character occurs (so values may hold line breaks)
     damaged: bool = False  # some bytes do not decode in `encoding`: their lines are rejected
     blank_lines: np.ndarray = field(  # numbers of empty lines ("" or "\r"): readers skip them
@@ -62,25 +61,24 @@ def scan_file(
     """
     digest = None if known_hash else new_digest()
     utf8 = codecs.getincrementaldecoder("utf-8")()
-    is_utf8, size, nul_offset, head = True, 0, None, b""
+    is_utf8, nul_offset, head = True, None, b""
     quote_byte, quoted = (quote or "").encode(), False
     lines = LineShape()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
-            lines.add(chunk)
             if digest:
                 digest.update(chunk)
-            if size == 0:
+            if lines.size == 0:
                 head = chunk[:3]
             if nul_offset is None and (at := chunk.find(b"\0")) >= 0:
-                nul_offset = size + at
+                nul_offset = lines.size + at
             quoted = quoted or bool(quote_byte and quote_byte in chunk)
             if is_utf8:
                 try:
                     utf8.decode(chunk)
                 except UnicodeDecodeError:
                     is_utf8 = False
-            size += len(chunk)
+            lines.add(chunk)  # last: the offsets above are of this chunk's start
     if is_utf8:
         try:
             utf8.decode(b"", final=True)
@@ -96,12 +94,11 @@ def scan_file(
     hexdigest = known_hash or (digest.hexdigest() if digest else "")
     return FileScan(
         hexdigest,
-        size,
+        lines.size,
         encoding,
         has_bom,
         nul_offset,
         lines.longest_line(),
-        lines.newlines,
         lines.count(),
         quoted,
         damaged,
