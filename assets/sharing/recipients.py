@@ -23,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import write_deltalake
 
+from assets.ingest.tables import read_table
 from assets.lake import LakeResource
 from assets.registry.reference import Reference
 
@@ -58,10 +59,9 @@ def digest(token: str) -> str:
 
 def read_all(lake: LakeResource) -> list[dict]:
     """Every token row (small: one row per token ever issued)."""
-    uri = lake.table(*TABLE)
-    if not DeltaTable.is_deltatable(uri, storage_options=lake.storage_options):
-        return []
-    return DeltaTable(uri, storage_options=lake.storage_options).to_pyarrow_table().to_pylist()
+    # Through delta-rs's query engine: pyarrow's dataset reader can abort the process at exit.
+    rows = read_table(lake.table(*TABLE), storage_options=lake.storage_options)
+    return [] if rows is None else rows.to_pylist()
 
 
 def write_all(lake: LakeResource, rows: list[dict]) -> None:
