@@ -484,12 +484,38 @@ def test_a_json_line_that_does_not_decode_is_rejected_alone(lake) -> None:
     assert (bad["source_line"], bad["reason"][:29]) == (2, "not valid utf-8: byte 0xff at")
 
 
-def test_a_header_that_does_not_decode_quarantines_the_file(lake) -> None:
-    body = (FLATS_HEADER + flat_row(1)).encode().replace(b"address", b"addr\xffess", 1)
+@pytest.mark.parametrize("before", ["", "\n\r\n"])
+def test_a_header_that_does_not_decode_quarantines_the_file(lake, before) -> None:
+    body = (before + FLATS_HEADER + flat_row(1)).encode().replace(b"address", b"addr\xffess", 1)
     deliver(lake, "police/flats/flats_20261116.csv", body)
     result = only_file(ingest(lake, contract("flats")))
     assert (result.status, result.rows_read) == ("quarantined", 1)
     assert result.reason == "the header line is not valid utf-8: byte 0xff at byte 13 of the line"
+
+
+@pytest.mark.parametrize("before", ["\n", "\r\n\n\r\n"])
+def test_empty_lines_before_the_header_are_skipped_and_rows_keep_their_lines(lake, before) -> None:
+    """Some exports begin with an empty line; the file is read, not quarantined for want of a
+    header, and rows keep the lines a steward sees."""
+    skipped = before.count("\n")
+    body = before + GAS_HEADER + gas_row(1) + gas_row(2, reading="n/a") + "\n" + gas_row(3)
+    deliver(lake, GAS, body)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 3, 2)
+    loaded = table(lake, "bronze", "meter_readings_gas").sort_by("_source_line")
+    assert loaded.column("_source_line").to_pylist() == [skipped + 2, skipped + 5]
+    [bad] = table(lake, "quarantine", "meter_readings_gas").to_pylist()
+    assert (bad["source_line"], bad["reason"]) == (
+        skipped + 3,
+        'reading: "n/a" is not a valid double',
+    )
+
+
+def test_a_file_of_empty_lines_has_no_header(lake) -> None:
+    deliver(lake, GAS, "\n\r\n\n")
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.reason) == ("quarantined", "no header line")
+    assert result.rows_read == result.rows_quarantined == 1  # the file's own quarantine row
 
 
 def test_a_file_quarantined_whole_counts_its_non_empty_data_lines(lake) -> None:

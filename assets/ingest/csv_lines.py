@@ -20,18 +20,21 @@ CHUNK = 4 << 20
 
 
 class RowLines:
-    """Lines of one file's rows, batch by batch in file order (the header is row 1, line 1).
+    """Lines of one file's rows, batch by batch in file order (the header is row 1, on
+    `header_line`: empty lines may come before it).
 
     Rejects arrive with Arrow's row number in `line`; they are given their line in the batch
     that reaches their row, so rows are always placed in order.
     """
 
-    def __init__(self, blank_lines: np.ndarray, values_may_break: bool = True) -> None:
+    def __init__(
+        self, blank_lines: np.ndarray, values_may_break: bool = True, header_line: int = 1
+    ) -> None:
         self.blanks = blank_lines  # sorted
         self.values_may_break = values_may_break  # no quote in the file: no break in a value
         self.next_blank = 0  # the first empty line not yet passed
         self.next_row = 2  # Arrow's number of the next data row
-        self.next_line = 2  # the first line that may hold it
+        self.next_line = header_line + 1  # the first line that may hold it
         self.held: list[Reject] = []
         self.last_start = self.last_span = 1  # where the last row placed starts, its lines
 

@@ -8,6 +8,7 @@ know formats, never systems: what a system calls its fields is in its contract.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -51,7 +52,8 @@ def read_copy(
     """A text file read from a UTF-8 copy: a UTF-16 one, or one some of whose lines do not
     decode (those lines rejected, the rest read)."""
     with utf8_copy(path, scan.encoding) as (copy, rejects):
-        if contract.settings.file_format == "csv" and rejects and rejects[0].line == 1:
+        is_csv = contract.settings.file_format == "csv"
+        if is_csv and rejects and rejects[0].line <= header_line(scan):  # the copy left it empty
             raise UnreadableFile(f"the header line is {rejects[0].reason}")
         clean = scan_file(copy, "utf-8", scan.content_hash, contract.settings.quote_char)
         yield from reader(copy, contract, clean)
@@ -69,7 +71,8 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         pending.append(Reject(row.number, row.text, reason))  # placed on its line below
         return "skip"
 
-    header = csv_header(path, scan, settings.delimiter)
+    first = header_line(scan)
+    header = csv_header(path, scan, settings.delimiter, first)
     try:
         reader = pacsv.open_csv(
             path,
@@ -88,7 +91,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UnreadableFile(f"cannot parse as CSV ({scan.encoding}): {first_line(err)}") from err
-    rows = RowLines(scan.blank_lines, values_may_break=scan.quoted)
+    rows = RowLines(scan.blank_lines, values_may_break=scan.quoted, header_line=first)
     columns = named(header)
     try:
         for batches in coalesced(reader, BATCH_ROWS):
@@ -129,14 +132,25 @@ def csv_block(scan: FileScan) -> int:
     return block
 
 
-def csv_header(path: Path, scan: FileScan, delimiter: str) -> list[str]:
-    """The header's column names (so that every column can be read as text)."""
+def header_line(scan: FileScan) -> int:
+    """The header's line: the first that is not empty (Arrow's reader skips empty lines before
+    it, as some exports begin with one)."""
+    line = 1
+    for blank in scan.blank_lines:  # sorted
+        if blank != line:
+            break
+        line += 1
+    return line
+
+
+def csv_header(path: Path, scan: FileScan, delimiter: str, line: int = 1) -> list[str]:
+    """The column names on the header's `line` (so that every column can be read as text)."""
     with open(path, encoding="utf-8-sig" if scan.encoding == "utf-8" else scan.encoding) as handle:
         try:
-            first = handle.readline()
+            text = next(itertools.islice(handle, line - 1, None), "")
         except UnicodeDecodeError as err:
             raise UnreadableFile(f"not valid {scan.encoding} in the header: {err.reason}") from err
-    names = next(csv.reader([first], delimiter=delimiter), [])
+    names = next(csv.reader([text], delimiter=delimiter), [])
     if not any(n.strip() for n in names):
         raise UnreadableFile("no header line")
     return names
