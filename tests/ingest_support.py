@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import yaml
-from deltalake import DeltaTable
 
 from assets.ingest.ingest import FileResult, ingest_landing
+from assets.ingest.tables import read_table
 from assets.lake import LakeResource
 from assets.registry import CONTRACTS_DIR, Contract, load_contract
 
@@ -53,10 +53,8 @@ def ingest(lake: LakeResource, c: Contract) -> list[FileResult]:
 
 def table(lake: LakeResource, zone: str, name: str) -> pa.Table:
     """A Delta table's rows (empty table if none)."""
-    uri = lake.table(zone, name)
-    if not DeltaTable.is_deltatable(uri):
-        return pa.table({})
-    return DeltaTable(uri).to_pyarrow_table()
+    rows = read_table(lake.table(zone, name))
+    return pa.table({}) if rows is None else rows
 
 
 def reasons(lake: LakeResource, system: str) -> list[str]:

@@ -24,6 +24,7 @@ from assets.bronze_checks import bronze_checks
 from assets.city_model.dbt_assets import city_model, dbt_resource
 from assets.ingest.ingest import ingest_landing
 from assets.ingest.landing import DELIVERY_ZONE
+from assets.ingest.tables import read_table
 from assets.lake import LakeResource
 from assets.maintenance import tables_in
 from assets.reference_tables import reference_assets
@@ -88,8 +89,7 @@ def s3_lake(s3_endpoint, built, small_city, tmp_path_factory) -> tuple[LakeResou
 
 def rows(lake: LakeResource, uri_parts: tuple[str, ...]) -> int:
     """Rows in a Delta table of the lake."""
-    table = DeltaTable(lake.uri(*uri_parts), storage_options=lake.storage_options)
-    return table.to_pyarrow_dataset().count_rows()
+    return read_table(lake.uri(*uri_parts), storage_options=lake.storage_options).num_rows
 
 
 def test_the_lake_lives_in_the_bucket_not_on_disk(s3_lake) -> None:
@@ -108,7 +108,7 @@ def test_the_lake_lives_in_the_bucket_not_on_disk(s3_lake) -> None:
 def test_ingest_on_s3_loads_exactly_what_the_local_lake_loads(s3_lake, built) -> None:
     lake, _ = s3_lake
     local, _, _ = built
-    ledger = DeltaTable(lake.table("ledger", "files")).to_pandas()
+    ledger = read_table(lake.table("ledger", "files")).to_pandas()
     assert len(ledger) > 0
     assert (ledger["rows_read"] == ledger["rows_loaded"] + ledger["rows_quarantined"]).all()
     s3_tables = [uri.rsplit("/", 1)[1] for uri in tables_in(lake, "bronze")]
@@ -130,7 +130,7 @@ def test_dbt_reads_the_s3_lake_and_builds_the_same_marts(s3_lake, built) -> None
 
 def test_shares_are_published_to_s3_cut_to_the_street(s3_lake) -> None:
     lake, _ = s3_lake
-    gold = DeltaTable(lake.table("gold", "mart_vital_signs_daily")).to_pandas()
+    gold = read_table(lake.table("gold", "mart_vital_signs_daily")).to_pandas()
     share = DeltaTable(lake.uri("shares", "st01_city", "vital_signs", "mart_vital_signs_daily"))
     frame = share.to_pandas()
     assert len(frame) > 0 and set(frame["street_code"]) == {"ST01"}
@@ -152,7 +152,7 @@ def test_a_dagster_ingest_run_checks_its_load_on_s3(s3_lake) -> None:
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["counts_balance"].passed and checks["meter_id_not_null"].passed
     assert checks["meter_id_not_null"].metadata["scope"].value == "event_date in 2026-11-16"
-    history = DeltaTable(lake.table("quality", "check_results")).to_pandas()
+    history = read_table(lake.table("quality", "check_results")).to_pandas()
     recorded = history.loc[history["table"] == "meter_readings_gas", "check"]
     assert "meter_id_not_null" in set(recorded)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pytest
-from deltalake import DeltaTable
 
+from assets.ingest.tables import read_table
 from assets.lake import LakeResource
 from assets.reference_tables import reference_assets
 from assets.registry.reference import Reference
@@ -119,10 +119,10 @@ def test_consumers_cover_the_36_sub_centres(ref: Reference) -> None:
 def test_reference_assets_write_delta_tables_in_a_real_run(tmp_path: Path, ref: Reference) -> None:
     result = dg.materialize(reference_assets, resources={"lake": LakeResource(root=str(tmp_path))})
     assert result.success
-    streets = DeltaTable(str(tmp_path / "reference/streets")).to_pyarrow_table()
+    streets = read_table(str(tmp_path / "reference/streets"))
     assert streets.num_rows == 36
     assert streets.schema.field("population").type == "int64"
-    cells = DeltaTable(str(tmp_path / "reference/grid_cells")).to_pyarrow_table()
+    cells = read_table(str(tmp_path / "reference/grid_cells"))
     assert cells.num_rows == len(ref.grid_cells)
-    columns = DeltaTable(str(tmp_path / "reference/contract_columns")).to_pyarrow_table()
+    columns = read_table(str(tmp_path / "reference/contract_columns"))
     assert set(columns.column("tier").to_pylist()) <= {"L1", "L2", "L3", "L4"}

@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from deltalake import DeltaTable
 from streamlit.testing.v1 import AppTest
 
 from apps.reports.data import read, viewer
 from apps.reports.views import PAGES, TITLES
+from assets.ingest.tables import read_table
 from assets.lake import ROOT_ENV
 from assets.risk.risk_assets import risk_assets
 
@@ -93,7 +93,7 @@ def test_the_overview_shows_the_scores_map_and_open_events(report_lake) -> None:
     assert {"安全评分", "整洁评分", "有序评分", "告警街镇", "未结事件"} <= set(labels)
     assert "街镇体征状态（按网格绘制，坐标为近似值）" in [s.value for s in at.subheader]
     assert len(at.get("download_button")) >= 4  # CSV and Excel per table
-    events = DeltaTable(report_lake.table("gold", "fct_city_event")).to_pandas()
+    events = read_table(report_lake.table("gold", "fct_city_event")).to_pandas()
     still_open = events[~events["is_closed"]]
     shown = PAGES["overview"](report_lake, viewer("city_ops_centre"))
     assert shown.metrics["未结事件"] == f"{len(still_open):,}"

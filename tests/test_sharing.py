@@ -23,6 +23,7 @@ from deltalake import DeltaTable
 
 from apps.share_server.audit import AuditLog
 from apps.share_server.server import make_app
+from assets.ingest.tables import read_table
 from assets.registry.reference import Reference
 from assets.risk.risk_assets import risk_assets
 from assets.sharing import recipients
@@ -296,7 +297,7 @@ def test_every_request_refused_or_not_is_in_the_audit_log(server) -> None:
     assert query(base, EVENTS, token).status_code == 200
     time.sleep(2.5)  # the audit writer appends every second
     with duckdb.connect() as con:
-        con.register("log", DeltaTable(lake.table("audit", "share_access")).to_pyarrow_table())
+        con.register("log", read_table(lake.table("audit", "share_access")))
         probes = con.sql(
             'SELECT status, recipient, outcome FROM log WHERE path LIKE ? ORDER BY "at"',
             params=[f"%{marker}"],
