@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 
@@ -511,6 +512,24 @@ def test_empty_lines_before_the_header_are_skipped_and_rows_keep_their_lines(lak
     )
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_lines_ending_in_a_carriage_return_alone_keep_their_numbers(
+    lake, tmp_path, encoding
+) -> None:
+    """Old Mac OS exports end lines in "\\r" alone. Arrow reads those as lines; the lines
+    recorded for rows must count them too, past an empty line."""
+    auto = edited_contract(tmp_path, "flats", lambda d: set_encoding(d, "auto"))
+    body = FLATS_HEADER + flat_row(1) + "\n" + flat_row(2).replace("F00000002", "X2") + flat_row(3)
+    deliver(lake, "police/flats/flats_20261116.csv", body.replace("\n", "\r"), encoding=encoding)
+    result = only_file(ingest(lake, auto))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    loaded = table(lake, "bronze", "flats").sort_by("_source_line")
+    assert loaded.column("_source_line").to_pylist() == [2, 5]
+    assert loaded.column("address").to_pylist() == ["浦东新区陆家嘴1弄1号101室"] * 2
+    [bad] = table(lake, "quarantine", "flats").to_pylist()
+    assert (bad["source_line"], bad["reason"]) == (4, 'flat_id: "X2" does not match ^F\\d{8}$')
+
+
 def test_a_file_of_empty_lines_has_no_header(lake) -> None:
     deliver(lake, GAS, "\n\r\n\n")
     result = only_file(ingest(lake, contract("meter_readings_gas")))
@@ -553,3 +572,13 @@ def test_excel_unicode_text_in_utf16_loads_with_its_lines(lake, encoding) -> Non
     bronze = table(lake, "bronze", "flats").to_pylist()
     assert {r["flat_id"]: r["_source_line"] for r in bronze} == {"F00000001": 2, "F00000002": 4}
     assert {r["address"] for r in bronze} == {"浦东新区陆家嘴1弄1号101室"}
+
+
+def test_lines_ending_in_a_carriage_return_are_cut_alike_whatever_the_chunks(monkeypatch) -> None:
+    from assets.ingest import utf8_copy
+
+    text = "a,b\r\r中\rlast".encode()
+    for size in range(1, 9):
+        monkeypatch.setattr(utf8_copy, "CHUNK", size)
+        lines = list(utf8_copy.lines_ending_in_cr(io.BytesIO(text)))
+        assert lines == [b"a,b\n", b"\n", "中\n".encode(), b"last"], size

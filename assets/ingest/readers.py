@@ -40,7 +40,7 @@ def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     if scan.nul_offset is not None and fmt != "parquet":
         raise UnreadableFile(f"binary content: NUL byte at offset {scan.nul_offset}")
     reader = READERS[fmt]
-    if fmt in LINE_FORMATS and (scan.damaged or scan.encoding == "utf-16"):
+    if fmt in LINE_FORMATS and (scan.damaged or scan.encoding == "utf-16" or scan.cr_lines):
         yield from read_copy(path, contract, scan, reader)
     else:
         yield from reader(path, contract, scan)
@@ -49,9 +49,9 @@ def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
 def read_copy(
     path: Path, contract: Contract, scan: FileScan, reader: Callable
 ) -> Iterator[RawBatch]:
-    """A text file read from a UTF-8 copy: a UTF-16 one, or one some of whose lines do not
-    decode (those lines rejected, the rest read)."""
-    with utf8_copy(path, scan.encoding) as (copy, rejects):
+    """A text file read from a UTF-8 copy: a UTF-16 one, one whose lines end in "\r" alone, or
+    one some of whose lines do not decode (those lines rejected, the rest read)."""
+    with utf8_copy(path, scan.encoding, scan.cr_lines) as (copy, rejects):
         is_csv = contract.settings.file_format == "csv"
         if is_csv and rejects and rejects[0].line <= header_line(scan):  # the copy left it empty
             raise UnreadableFile(f"the header line is {rejects[0].reason}")

@@ -30,6 +30,7 @@ class FileScan:
     blank_lines: np.ndarray = field(  # numbers of empty lines ("" or "\r"): readers skip them
         default_factory=lambda: np.array([], dtype=np.int64), compare=False
     )
+    cr_lines: bool = False  # lines end in "\r" alone (old Mac OS exports): read from a copy
 
 
 def new_digest() -> blake3:
@@ -103,6 +104,7 @@ def scan_file(
         quoted,
         damaged,
         lines.blank_lines(),
+        lines.cr_only() and encoding != "utf-16",
     )
 
 
@@ -111,12 +113,15 @@ class LineShape:
 
     def __init__(self) -> None:
         self.size = self.newlines = self.longest = self.line_start = self.last_byte = 0
+        self.returns = False  # a "\r" seen while no "\n" has been
         self.blanks: list[np.ndarray] = []
 
     def add(self, chunk: bytes) -> None:
         """The next chunk of the file."""
         data = np.frombuffer(chunk, dtype=np.uint8)
         ends = np.flatnonzero(data == 10)
+        if not self.newlines and not len(ends) and not self.returns:
+            self.returns = b"\r" in chunk
         if len(ends):
             starts = np.concatenate([[self.line_start - self.size], ends[:-1] + 1])
             blank = empty(data, ends, starts, self.last_byte)
@@ -134,6 +139,10 @@ class LineShape:
     def count(self) -> int:
         """Lines: one per line break, and one for a last line without one."""
         return self.newlines + (self.size > self.line_start)
+
+    def cr_only(self) -> bool:
+        """Whether lines end in "\r" alone: no "\n" anywhere, but a "\r"."""
+        return self.newlines == 0 and self.returns
 
     def blank_lines(self) -> np.ndarray:
         """The numbers (from 1) of the lines that hold nothing, or only a CRLF's "\\r"."""

@@ -6,6 +6,8 @@
   line keeps its number); the rest is read as usual.
 - UTF-16 files (Excel's "Unicode text"): their line breaks are two bytes, which the scan and
   the readers do not count, so they are read from a UTF-8 copy.
+- Files whose lines end in "\r" alone (old Mac OS exports): Arrow's reader takes "\r" as a line
+  break, the scan and the line numbers count "\n"; the copy ends its lines in "\n".
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from assets.ingest.batches import Reject, UnreadableFile
 
@@ -47,9 +50,12 @@ def best_encoding(path: Path, legacy: str, bom: bool) -> tuple[str, bool]:
 
 
 @contextmanager
-def utf8_copy(path: Path, encoding: str) -> Iterator[tuple[Path, list[Reject]]]:
+def utf8_copy(
+    path: Path, encoding: str, cr_lines: bool = False
+) -> Iterator[tuple[Path, list[Reject]]]:
     """A UTF-8 copy of the file in which each line that does not decode is left empty, and
-    those lines as rejects (raw text with the bad bytes escaped). Deleted on leaving."""
+    those lines as rejects (raw text with the bad bytes escaped); with `cr_lines`, the file's
+    lines end in "\r" alone and the copy's in "\n". Deleted on leaving."""
     with tempfile.TemporaryDirectory(prefix="citybrain-utf8-") as folder:
         copy = Path(folder) / path.name
         rejects: list[Reject] = []
@@ -58,7 +64,7 @@ def utf8_copy(path: Path, encoding: str) -> Iterator[tuple[Path, list[Reject]]]:
             yield copy, rejects
             return
         with open(path, "rb") as source, open(copy, "wb") as out:
-            for number, line in enumerate(source, start=1):
+            for number, line in enumerate(lines_ending_in_cr(source) if cr_lines else source, 1):
                 try:
                     out.write(line.decode(encoding).encode("utf-8"))
                 except UnicodeDecodeError as err:
@@ -66,6 +72,17 @@ def utf8_copy(path: Path, encoding: str) -> Iterator[tuple[Path, list[Reject]]]:
                     rejects.append(Reject(number, raw, undecodable(line, err, encoding)))
                     out.write(b"\n")
         yield copy, rejects
+
+
+def lines_ending_in_cr(source: BinaryIO) -> Iterator[bytes]:
+    """The lines of a file whose lines end in "\r" alone, each ending in "\n". Safe before
+    decoding: no UTF-8 or GB18030 character holds the byte 0x0d but "\r" itself."""
+    rest = b""
+    while chunk := source.read(CHUNK):
+        *lines, rest = (rest + chunk).split(b"\r")
+        yield from (line + b"\n" for line in lines)
+    if rest:
+        yield rest
 
 
 def undecodable(line: bytes, err: UnicodeDecodeError, encoding: str) -> str:
