@@ -4,6 +4,7 @@ real GBFS (2.3, 3.0) and Open311 (JSON, XML) samples, with no code specific to a
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,3 +187,58 @@ def test_a_document_record_that_is_not_an_object_is_quarantined_by_its_number(
         (2, "42", "a JSON int, not an object"),
         (len(stations), '"站点"', "a JSON str, not an object"),
     ]
+
+
+def gbfs_text(doc: dict, records: list[str]) -> str:
+    """A GBFS document around records given as JSON text (which `json.dumps` cannot repeat)."""
+    envelope = json.dumps({**doc, "data": {"stations": "RECORDS"}})
+    return envelope.replace('"RECORDS"', "[" + ", ".join(records) + "]")
+
+
+def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, tmp_path) -> None:
+    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    records = [json.dumps(s) for s in doc["data"]["stations"]]
+    records.append(records[0].replace("TST:Station:1", "TST:Station:3"))  # a clean one
+    records[0] = re.sub(r'"num_bikes_available": (\d+)', r'"num_bikes_available": \1, '
+                        r'"num_bikes_available": 9', records[0])  # fmt: skip
+    records[1] = re.sub(r'"count": (\d+)', r'"count": \1, "count": 9', records[1], count=1)
+    deliver(
+        lake,
+        "bike_operators/hellobike/20261116T0800/station_status.json",
+        gbfs_text(doc, records),
+    )
+    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
+    quarantined = table(lake, "quarantine", "bike_station_status").to_pylist()
+    assert sorted((q["source_line"], q["reason"]) for q in quarantined) == [
+        (1, "key 'num_bikes_available' appears twice in one object"),
+        (2, "key 'count' appears twice in one object"),  # inside a list inside the record
+    ]
+
+
+def test_a_document_envelope_naming_a_key_twice_quarantines_the_file(lake, tmp_path) -> None:
+    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    text = gbfs_text(doc, [json.dumps(s) for s in doc["data"]["stations"]])
+    deliver(
+        lake,
+        "bike_operators/hellobike/20261116T0800/station_status.json",
+        text.replace('"ttl": ', '"ttl": 60, "ttl": ', 1),
+    )
+    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    assert result.status == "quarantined"
+    assert result.reason == "key 'ttl' appears twice in the document's envelope"
+
+
+def test_an_open311_xml_request_naming_a_field_twice_is_quarantined(lake, tmp_path) -> None:
+    text = (FIXTURES / "open311/requests_many.xml").read_text()
+    text = text.replace("<status>open</status>", "<status>open</status><status>closed</status>", 1)
+    deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json", text)
+    [result] = ingest(lake, open311_contract(tmp_path, "open311_xml"))
+    twice = [
+        q
+        for q in table(lake, "quarantine", "hotline_12345").to_pylist()
+        if q["reason"] == "key 'status' appears twice in one object"
+    ]
+    assert [q["source_line"] for q in twice] == [1]
+    assert "<status>open</status><status>closed</status>" in twice[0]["raw"]
+    assert result.rows_read == text.count("<request>")

@@ -3,12 +3,15 @@
 Generic rules, no system names: a GBFS document's records are the list under `data`, and its
 top-level `last_updated`, `ttl` and `version` apply to each record; an Open311 document is a list
 of requests. Localised texts (GBFS 3.0: `[{"text": ..., "language": ...}]`) become their first text.
+A listed record that is not an object, or in which an object names a key twice (JSON) or a
+request names a field twice (XML), is `Refused` with its reason rather than guessed at.
 """
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
 
 from assets.ingest.batches import UnreadableFile
@@ -17,34 +20,42 @@ from assets.registry import Contract
 DOCUMENT_FIELDS = ("last_updated", "ttl", "version")
 
 
-def document_records(text: str, contract: Contract) -> list[Any]:
-    """The records of one document, by the contract's file format: objects, or whatever else
-    the document lists (the reader rejects those)."""
+@dataclass(frozen=True)
+class Refused:
+    """A listed record that cannot be loaded: its text and why."""
+
+    raw: str
+    reason: str
+
+
+def document_records(text: str, contract: Contract) -> list[dict[str, Any] | Refused]:
+    """The records of one document, by the contract's file format, in the document's order."""
     fmt = contract.settings.file_format
     if fmt == "open311_xml":
-        return [flatten(r) for r in xml_requests(text)]
+        return xml_requests(text)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=noting_repeats)
     except json.JSONDecodeError as err:
         raise UnreadableFile(f"invalid JSON: {err.msg} at line {err.lineno}") from err
-    records = gbfs_records(doc) if fmt == "gbfs" else open311_records(doc)
-    return [flatten(r) if isinstance(r, dict) else r for r in records]
+    listed, shared = gbfs_records(doc) if fmt == "gbfs" else (open311_records(doc), {})
+    return [flatten({**shared, **r}) if isinstance(r := checked(v), dict) else r for v in listed]
 
 
-def gbfs_records(doc: Any) -> list[Any]:
-    """The list under `data`, each record with the document's own fields added."""
+def gbfs_records(doc: Any) -> tuple[list[Any], dict[str, Any]]:
+    """The list under `data`, and the document's own fields that apply to each record."""
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         raise UnreadableFile("not a GBFS document: no 'data' object")
+    refuse_repeats(doc, doc["data"])
     lists = [v for v in doc["data"].values() if isinstance(v, list)]
     if len(lists) != 1:
         raise UnreadableFile(f"GBFS 'data' holds {len(lists)} lists; expected exactly one")
-    shared = {k: doc[k] for k in DOCUMENT_FIELDS if k in doc}
-    return [{**shared, **r} if isinstance(r, dict) else r for r in lists[0]]
+    return lists[0], {k: doc[k] for k in DOCUMENT_FIELDS if k in doc}
 
 
 def open311_records(doc: Any) -> list[Any]:
     """An Open311 JSON response: a list of requests (or an object wrapping one)."""
     if isinstance(doc, dict):
+        refuse_repeats(doc)
         lists = [v for v in doc.values() if isinstance(v, list)]
         doc = lists[0] if len(lists) == 1 else None
     if not isinstance(doc, list):
@@ -52,13 +63,75 @@ def open311_records(doc: Any) -> list[Any]:
     return doc
 
 
-def xml_requests(text: str) -> list[dict[str, Any]]:
-    """`<service_requests><request>...</request></service_requests>` as dicts of child texts."""
+def xml_requests(text: str) -> list[dict[str, Any] | Refused]:
+    """`<service_requests><request>...</request></service_requests>` as dicts of child texts;
+    a request naming a field twice is refused."""
     try:
         root = ET.fromstring(text)
     except ET.ParseError as err:
         raise UnreadableFile(f"invalid XML: {err}") from err
-    return [{child.tag: child.text for child in request} for request in root]
+    requests = [noting_repeats([(c.tag, c.text) for c in request]) for request in root]
+    return [
+        Refused(ET.tostring(element, encoding="unicode").strip(), named_twice(request.key))
+        if isinstance(request, KeyNamedTwice)
+        else request
+        for element, request in zip(root, requests, strict=True)
+    ]
+
+
+class KeyNamedTwice(dict):
+    """A JSON object (or XML element) that names `key` twice: which value was meant is unclear
+    (Python's `json` would keep the last)."""
+
+    def __init__(self, pairs: dict[str, Any], key: str) -> None:
+        super().__init__(pairs)
+        self.key = key
+
+
+def noting_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict, a `KeyNamedTwice` if a key repeats."""
+    record = dict(pairs)
+    return record if len(record) == len(pairs) else KeyNamedTwice(record, first_repeat(pairs))
+
+
+def first_repeat(pairs: list[tuple[str, Any]]) -> str:
+    """The first key named a second time."""
+    seen: set[str] = set()
+    return next(k for k, _ in pairs if k in seen or seen.add(k))
+
+
+def key_named_twice(value: Any) -> str | None:
+    """The first key that an object in `value`, at any depth, names twice; None if none."""
+    if isinstance(value, KeyNamedTwice):
+        return value.key
+    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return next((key for item in inner if (key := key_named_twice(item))), None)
+
+
+def checked(value: Any) -> dict[str, Any] | Refused:
+    """A listed value as a record, or refused: not an object, or naming a key twice."""
+    if not isinstance(value, dict):
+        return Refused(json.dumps(value, ensure_ascii=False), not_an_object(value))
+    if key := key_named_twice(value):
+        return Refused(json.dumps(value, ensure_ascii=False), named_twice(key))
+    return value
+
+
+def refuse_repeats(*envelopes: Any) -> None:
+    """A document whose own objects (not its records) name a key twice cannot be read."""
+    for envelope in envelopes:
+        if isinstance(envelope, KeyNamedTwice):
+            raise UnreadableFile(f"key {envelope.key!r} appears twice in the document's envelope")
+
+
+def named_twice(key: str) -> str:
+    """The reason for an object that names `key` twice."""
+    return f"key {key!r} appears twice in one object"
+
+
+def not_an_object(value: object) -> str:
+    """The reason a record that is not a JSON object is refused."""
+    return f"a JSON {type(value).__name__}, not an object"
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:

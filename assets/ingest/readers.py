@@ -21,7 +21,13 @@ import pyarrow.parquet as pq
 
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
 from assets.ingest.csv_lines import RowLines
-from assets.ingest.documents import document_records
+from assets.ingest.documents import (
+    Refused,
+    document_records,
+    first_repeat,
+    named_twice,
+    not_an_object,
+)
 from assets.ingest.scan import FileScan, scan_file
 from assets.ingest.utf8_copy import utf8_copy
 from assets.registry import Contract
@@ -198,7 +204,7 @@ def parse_json_line(text: str, number: int, records: list, lines: list, rejects:
         rejects.append(Reject(number, stripped, f"invalid JSON: {err.msg} at column {err.colno}"))
         return
     except RepeatedKey as err:
-        rejects.append(Reject(number, stripped, f"key {err.key!r} appears twice in one object"))
+        rejects.append(Reject(number, stripped, named_twice(err.key)))
         return
     if not isinstance(value, dict):
         rejects.append(Reject(number, stripped, not_an_object(value)))
@@ -219,8 +225,7 @@ def distinct_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """A JSON object's pairs as a dict, refused if a key repeats (`json` keeps the last)."""
     record = dict(pairs)
     if len(record) < len(pairs):
-        seen: set[str] = set()
-        raise RepeatedKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+        raise RepeatedKey(first_repeat(pairs))
     return record
 
 
@@ -276,18 +281,12 @@ def read_document(path: Path, contract: Contract, scan: FileScan) -> Iterator[Ra
     for start in range(0, max(len(records), 1), BATCH_ROWS):
         objects, numbers, rejects = [], [], []
         for number, record in enumerate(records[start : start + BATCH_ROWS], start=start + 1):
-            if isinstance(record, dict):
+            if isinstance(record, Refused):
+                rejects.append(Reject(number, record.raw, record.reason))
+            else:
                 objects.append(record)
                 numbers.append(number)
-            else:
-                raw = json.dumps(record, ensure_ascii=False)
-                rejects.append(Reject(number, raw, not_an_object(record)))
         yield text_batch(objects, numbers, rejects)
-
-
-def not_an_object(value: object) -> str:
-    """The reason a record that is not a JSON object is refused."""
-    return f"a JSON {type(value).__name__}, not an object"
 
 
 def first_line(err: BaseException) -> str:
