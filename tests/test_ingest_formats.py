@@ -242,3 +242,20 @@ def test_an_open311_xml_request_naming_a_field_twice_is_quarantined(lake, tmp_pa
     assert [q["source_line"] for q in twice] == [1]
     assert "<status>open</status><status>closed</status>" in twice[0]["raw"]
     assert result.rows_read == text.count("<request>")
+
+
+def test_tables_read_back_with_their_text_as_written_at_any_depth(tmp_path) -> None:
+    """delta-rs's engine answers text as string_view, which pandas cannot take inside a list."""
+    from deltalake import write_deltalake
+
+    from assets.ingest.tables import read_table
+
+    rows = pa.table({
+        "id": ["a"],
+        "tags": pa.array([["x", "y"]], pa.list_(pa.string())),
+        "place": pa.array([{"street": "ST01", "cells": ["G1"]}]),
+    })  # fmt: skip
+    write_deltalake(str(tmp_path / "t"), rows)
+    back = read_table(str(tmp_path / "t"))
+    assert back.schema == rows.schema
+    assert back.to_pandas()["tags"].tolist()[0].tolist() == ["x", "y"]

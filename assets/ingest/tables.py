@@ -152,10 +152,20 @@ def read_table(
     select = ", ".join(map(ident, columns)) if columns else "*"
     sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
     rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
-    plain = [  # DataFusion answers text as string_view; the rest of the lake uses string
-        pa.field(f.name, pa.string()) if pa.types.is_string_view(f.type) else f for f in rows.schema
-    ]
-    return rows.cast(pa.schema(plain))
+    # DataFusion answers text as string_view; the rest of the lake (and pandas) uses string
+    return rows.cast(pa.schema([f.with_type(plain_text(f.type)) for f in rows.schema]))
+
+
+def plain_text(kind: pa.DataType) -> pa.DataType:
+    """`kind` with every string_view in it, at any depth, as string."""
+    if pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        items = kind.value_field.with_type(plain_text(kind.value_type))
+        return pa.list_(items) if pa.types.is_list(kind) else pa.large_list(items)
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(plain_text(f.type)) for f in kind.fields])
+    return kind
 
 
 def upsert(
