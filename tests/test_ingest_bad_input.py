@@ -485,16 +485,19 @@ def test_a_json_line_that_does_not_decode_is_rejected_alone(lake) -> None:
     assert (bad["source_line"], bad["reason"][:29]) == (2, "not valid utf-8: byte 0xff at")
 
 
-@pytest.mark.parametrize("before", ["", "\n\r\n"])
-def test_a_header_that_does_not_decode_quarantines_the_file(lake, before) -> None:
-    body = (before + FLATS_HEADER + flat_row(1)).encode().replace(b"address", b"addr\xffess", 1)
+@pytest.mark.parametrize(
+    ("before", "ending"), [("", "\n"), ("\n\r\n", "\n"), ("\n", "\r")]
+)  # fmt: skip
+def test_a_header_that_does_not_decode_quarantines_the_file(lake, before, ending) -> None:
+    text = (before + FLATS_HEADER + flat_row(1)).replace("\n", ending)
+    body = text.encode().replace(b"address", b"addr\xffess", 1)
     deliver(lake, "police/flats/flats_20261116.csv", body)
     result = only_file(ingest(lake, contract("flats")))
     assert (result.status, result.rows_read) == ("quarantined", 1)
     assert result.reason == "the header line is not valid utf-8: byte 0xff at byte 13 of the line"
 
 
-@pytest.mark.parametrize("before", ["\n", "\r\n\n\r\n"])
+@pytest.mark.parametrize("before", ["\n", "\r\n\n\r\n", "\ufeff\n", "\ufeff\r\n"])
 def test_empty_lines_before_the_header_are_skipped_and_rows_keep_their_lines(lake, before) -> None:
     """Some exports begin with an empty line; the file is read, not quarantined for want of a
     header, and rows keep the lines a steward sees."""
@@ -537,11 +540,12 @@ def test_a_file_of_empty_lines_has_no_header(lake) -> None:
     assert result.rows_read == result.rows_quarantined == 1  # the file's own quarantine row
 
 
-def test_a_file_quarantined_whole_counts_its_non_empty_data_lines(lake) -> None:
+@pytest.mark.parametrize("old_mac", [False, True])
+def test_a_file_quarantined_whole_counts_its_non_empty_data_lines(lake, old_mac) -> None:
     body = (
         GAS_HEADER.replace("flat_id", "flat") + gas_row(1) + "\n" + gas_row(2) + "\r\n" + gas_row(3)
     )
-    deliver(lake, GAS, body)
+    deliver(lake, GAS, body.replace("\r\n", "\n").replace("\n", "\r") if old_mac else body)
     result = only_file(ingest(lake, contract("meter_readings_gas")))
     assert (result.status, result.reason) == ("quarantined", "missing required column(s): flat_id")
     assert (result.rows_read, result.rows_quarantined) == (3, 3)  # the two empty lines are not rows

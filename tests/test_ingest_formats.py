@@ -199,6 +199,9 @@ def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, t
     doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
     records = [json.dumps(s) for s in doc["data"]["stations"]]
     records.append(records[0].replace("TST:Station:1", "TST:Station:3"))  # a clean one
+    deep = "[" * 600 + "]" * 600  # deeper than Python's recursion allows a walk to go
+    records.append(records[0].replace("TST:Station:1", "TST:Station:4")[:-1] + f', "x": {deep}}}')
+    records.append('{"station_id": "TST:Station:5", "": 1, "": 2}')
     records[0] = re.sub(r'"num_bikes_available": (\d+)', r'"num_bikes_available": \1, '
                         r'"num_bikes_available": 9', records[0])  # fmt: skip
     records[1] = re.sub(r'"count": (\d+)', r'"count": \1, "count": 9', records[1], count=1)
@@ -208,12 +211,18 @@ def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, t
         gbfs_text(doc, records),
     )
     [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
-    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
-    quarantined = table(lake, "quarantine", "bike_station_status").to_pylist()
-    assert sorted((q["source_line"], q["reason"]) for q in quarantined) == [
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 2, 3)
+    quarantined = sorted(
+        table(lake, "quarantine", "bike_station_status").to_pylist(), key=lambda q: q["source_line"]
+    )
+    assert [(q["source_line"], q["reason"]) for q in quarantined] == [
         (1, "key 'num_bikes_available' appears twice in one object"),
         (2, "key 'count' appears twice in one object"),  # inside a list inside the record
+        (5, "key '' appears twice in one object"),
     ]
+    assert re.search(  # both values, as delivered
+        r'"num_bikes_available": \d+, "num_bikes_available": 9', quarantined[0]["raw"]
+    )
 
 
 def test_a_document_envelope_naming_a_key_twice_quarantines_the_file(lake, tmp_path) -> None:

@@ -83,15 +83,16 @@ class KeyNamedTwice(dict):
     """A JSON object (or XML element) that names `key` twice: which value was meant is unclear
     (Python's `json` would keep the last)."""
 
-    def __init__(self, pairs: dict[str, Any], key: str) -> None:
+    def __init__(self, pairs: list[tuple[str, Any]], key: str) -> None:
         super().__init__(pairs)
+        self.pairs = pairs  # as delivered, both values kept, for the quarantine's raw text
         self.key = key
 
 
 def noting_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object's pairs as a dict, a `KeyNamedTwice` if a key repeats."""
     record = dict(pairs)
-    return record if len(record) == len(pairs) else KeyNamedTwice(record, first_repeat(pairs))
+    return record if len(record) == len(pairs) else KeyNamedTwice(pairs, first_repeat(pairs))
 
 
 def first_repeat(pairs: list[tuple[str, Any]]) -> str:
@@ -101,20 +102,38 @@ def first_repeat(pairs: list[tuple[str, Any]]) -> str:
 
 
 def key_named_twice(value: Any) -> str | None:
-    """The first key that an object in `value`, at any depth, names twice; None if none."""
-    if isinstance(value, KeyNamedTwice):
-        return value.key
-    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
-    return next((key for item in inner if (key := key_named_twice(item))), None)
+    """A key that an object in `value`, at any depth, names twice; None if none does. A loop,
+    not recursion: `json` parses nesting deeper than Python's recursion limit allows."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, KeyNamedTwice):
+            return item.key
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
 
 
 def checked(value: Any) -> dict[str, Any] | Refused:
     """A listed value as a record, or refused: not an object, or naming a key twice."""
     if not isinstance(value, dict):
         return Refused(json.dumps(value, ensure_ascii=False), not_an_object(value))
-    if key := key_named_twice(value):
-        return Refused(json.dumps(value, ensure_ascii=False), named_twice(key))
+    if (key := key_named_twice(value)) is not None:
+        return Refused(as_delivered(value), named_twice(key))
     return value
+
+
+def as_delivered(value: Any) -> str:
+    """JSON text of a value, each object that named a key twice shown with both values."""
+    if isinstance(value, dict):
+        pairs = value.pairs if isinstance(value, KeyNamedTwice) else value.items()
+        shown = (f"{json.dumps(k, ensure_ascii=False)}: {as_delivered(v)}" for k, v in pairs)
+        return "{" + ", ".join(shown) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(as_delivered, value)) + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def refuse_repeats(*envelopes: Any) -> None:

@@ -35,6 +35,7 @@ from assets.ingest.tables import (
     upsert,
 )
 from assets.ingest.tables import append as append_rows
+from assets.ingest.utf8_copy import lines_ending_in_cr
 from assets.ingest.validate import PARTITION, Validator, literal, repeated_field
 from assets.registry import Contract
 
@@ -251,7 +252,7 @@ class SystemIngest:
     ) -> pa.Table:
         """Mark a file quarantined whole; every non-empty data line counts as quarantined."""
         result.status, result.reason, result.rows_loaded = "quarantined", str(err), 0
-        result.rows_read = result.rows_quarantined = max(data_lines(scan, self.contract), 1)
+        result.rows_read = result.rows_quarantined = max(data_lines(path, scan, self.contract), 1)
         return self.whole_file(path, scan, result)
 
     def write_good(self, first: pa.Table, rest: Iterator[pa.Table], hashes: list[str]) -> None:
@@ -535,12 +536,16 @@ def quarantine_rows(
     )
 
 
-def data_lines(scan: FileScan, contract: Contract) -> int:
+def data_lines(path: Path, scan: FileScan, contract: Contract) -> int:
     """The non-empty data lines of a text file, from its scan (records of a document or a
     Parquet file: unknown, so 1)."""
     if contract.settings.file_format not in LINE_FORMATS:
         return 1
     header = 1 if contract.settings.file_format == "csv" else 0
+    if scan.cr_lines:  # the scan found no "\n", so no empty line: count them (a rare file)
+        with open(path, "rb") as handle:
+            filled = sum(line != b"\n" for line in lines_ending_in_cr(handle))
+        return max(filled - header, 0)
     return max(scan.lines - len(scan.blank_lines) - header, 0)
 
 

@@ -58,10 +58,11 @@ def read_copy(
     """A text file read from a UTF-8 copy: a UTF-16 one, one whose lines end in "\r" alone, or
     one some of whose lines do not decode (those lines rejected, the rest read)."""
     with utf8_copy(path, scan.encoding, scan.cr_lines) as (copy, rejects):
-        is_csv = contract.settings.file_format == "csv"
-        if is_csv and rejects and rejects[0].line <= header_line(scan):  # the copy left it empty
-            raise UnreadableFile(f"the header line is {rejects[0].reason}")
         clean = scan_file(copy, "utf-8", scan.content_hash, contract.settings.quote_char)
+        is_csv = contract.settings.file_format == "csv"
+        # A rejected line is left empty in the copy: one before the copy's header was the header.
+        if is_csv and rejects and rejects[0].line < header_line(clean):
+            raise UnreadableFile(f"the header line is {rejects[0].reason}")
         yield from reader(copy, contract, clean)
         if rejects:
             yield RawBatch(pa.table({}), pa.array([], pa.int64()), rejects)

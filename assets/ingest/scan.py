@@ -113,15 +113,17 @@ class LineShape:
 
     def __init__(self) -> None:
         self.size = self.newlines = self.longest = self.line_start = self.last_byte = 0
-        self.returns = False  # a "\r" seen while no "\n" has been
+        self.returns = 0  # "\r"s in the chunks before the first "\n"
         self.blanks: list[np.ndarray] = []
 
     def add(self, chunk: bytes) -> None:
         """The next chunk of the file."""
+        if self.size == 0 and chunk.startswith(codecs.BOM_UTF8):
+            self.line_start = len(codecs.BOM_UTF8)  # readers skip it: a line of just a BOM is empty
         data = np.frombuffer(chunk, dtype=np.uint8)
         ends = np.flatnonzero(data == 10)
-        if not self.newlines and not len(ends) and not self.returns:
-            self.returns = b"\r" in chunk
+        if not self.newlines and not len(ends):
+            self.returns += chunk.count(b"\r")
         if len(ends):
             starts = np.concatenate([[self.line_start - self.size], ends[:-1] + 1])
             blank = empty(data, ends, starts, self.last_byte)
@@ -138,11 +140,13 @@ class LineShape:
 
     def count(self) -> int:
         """Lines: one per line break, and one for a last line without one."""
+        if self.cr_only():
+            return self.returns + (self.last_byte != 13)
         return self.newlines + (self.size > self.line_start)
 
     def cr_only(self) -> bool:
         """Whether lines end in "\r" alone: no "\n" anywhere, but a "\r"."""
-        return self.newlines == 0 and self.returns
+        return self.newlines == 0 and self.returns > 0
 
     def blank_lines(self) -> np.ndarray:
         """The numbers (from 1) of the lines that hold nothing, or only a CRLF's "\\r"."""
