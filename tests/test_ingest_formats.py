@@ -225,17 +225,26 @@ def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, t
     )
 
 
-def test_a_document_envelope_naming_a_key_twice_quarantines_the_file(lake, tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("before", "after", "key"),
+    [
+        ('"ttl": ', '"ttl": 60, "ttl": ', "ttl"),
+        ('"version": ', '"version": {"a": 1, "a": 2}, "v": ', "a"),  # inside a shared field
+    ],
+)
+def test_a_document_envelope_naming_a_key_twice_quarantines_the_file(
+    lake, tmp_path, before, after, key
+) -> None:
     doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
     text = gbfs_text(doc, [json.dumps(s) for s in doc["data"]["stations"]])
     deliver(
         lake,
         "bike_operators/hellobike/20261116T0800/station_status.json",
-        text.replace('"ttl": ', '"ttl": 60, "ttl": ', 1),
+        text.replace(before, after, 1),
     )
     [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
     assert result.status == "quarantined"
-    assert result.reason == "key 'ttl' appears twice in the document's envelope"
+    assert result.reason == f"key {key!r} appears twice in the document's envelope"
 
 
 def test_an_open311_xml_request_naming_a_field_twice_is_quarantined(lake, tmp_path) -> None:

@@ -45,11 +45,12 @@ def gbfs_records(doc: Any) -> tuple[list[Any], dict[str, Any]]:
     """The list under `data`, and the document's own fields that apply to each record."""
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         raise UnreadableFile("not a GBFS document: no 'data' object")
-    refuse_repeats(doc, doc["data"])
     lists = [v for v in doc["data"].values() if isinstance(v, list)]
     if len(lists) != 1:
         raise UnreadableFile(f"GBFS 'data' holds {len(lists)} lists; expected exactly one")
-    return lists[0], {k: doc[k] for k in DOCUMENT_FIELDS if k in doc}
+    shared = {k: doc[k] for k in DOCUMENT_FIELDS if k in doc}
+    refuse_repeats(doc, doc["data"], *shared.values())  # shared values join every record
+    return lists[0], shared
 
 
 def open311_records(doc: Any) -> list[Any]:
