@@ -562,20 +562,36 @@ def test_a_json_line_naming_a_key_twice_is_rejected_not_guessed(lake) -> None:
     assert (bad["source_line"], bad["reason"]) == (2, "key 'method' appears twice in one object")
 
 
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
-def test_excel_unicode_text_in_utf16_loads_with_its_lines(lake, encoding) -> None:
-    """Excel's "Unicode text" export: UTF-16 with a byte order mark, CRLF line breaks. Half its
-    bytes are NUL; it is not binary."""
+def test_excel_unicode_text_in_utf16_loads_with_its_lines(lake, encoding, ending) -> None:
+    """Excel's "Unicode text" export: UTF-16 with a byte order mark, CRLF line breaks (an old
+    Mac's: CR alone). Half its bytes are NUL; it is not binary."""
     text = FLATS_HEADER + flat_row(1) + "\n" + flat_row(2)  # line 3 is empty
     mark = "\ufeff".encode(encoding)
     deliver(
-        lake, "police/flats/flats_20261116.csv", mark + text.replace("\n", "\r\n").encode(encoding)
+        lake, "police/flats/flats_20261116.csv", mark + text.replace("\n", ending).encode(encoding)
     )
     result = only_file(ingest(lake, contract("flats")))
     assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 2, 2)
     bronze = table(lake, "bronze", "flats").to_pylist()
     assert {r["flat_id"]: r["_source_line"] for r in bronze} == {"F00000001": 2, "F00000002": 4}
     assert {r["address"] for r in bronze} == {"浦东新区陆家嘴1弄1号101室"}
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r"])
+def test_a_utf16_file_quarantined_whole_counts_its_rows(lake, ending) -> None:
+    """In UTF-16 the byte 0x0a is also half of characters such as 上 (U+4E0A): the rows are
+    counted in the decoded text, not by that byte."""
+    text = FLATS_HEADER.replace("address", "addr") + flat_row(1, "上海上上") + "\n" + flat_row(2)
+    deliver(
+        lake,
+        "police/flats/flats_20261116.csv",
+        ("\ufeff" + text.replace("\n", ending)).encode("utf-16-le"),
+    )
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.status, result.reason) == ("quarantined", "missing required column(s): address")
+    assert result.rows_read == result.rows_quarantined == 2
 
 
 def test_lines_ending_in_a_carriage_return_are_cut_alike_whatever_the_chunks(monkeypatch) -> None:

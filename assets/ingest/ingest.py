@@ -35,7 +35,6 @@ from assets.ingest.tables import (
     upsert,
 )
 from assets.ingest.tables import append as append_rows
-from assets.ingest.utf8_copy import lines_ending_in_cr
 from assets.ingest.validate import PARTITION, Validator, literal, repeated_field
 from assets.registry import Contract
 
@@ -542,9 +541,9 @@ def data_lines(path: Path, scan: FileScan, contract: Contract) -> int:
     if contract.settings.file_format not in LINE_FORMATS:
         return 1
     header = 1 if contract.settings.file_format == "csv" else 0
-    if scan.cr_lines:  # the scan found no "\n", so no empty line: count them (a rare file)
-        with open(path, "rb") as handle:
-            filled = sum(line != b"\n" for line in lines_ending_in_cr(handle))
+    if scan.cr_lines or scan.encoding == "utf-16":  # the scan's line counts do not hold
+        with open(path, encoding=scan.encoding, errors="replace") as handle:  # any line ending
+            filled = sum(line.lstrip("\ufeff") not in ("\n", "") for line in handle)
         return max(filled - header, 0)
     return max(scan.lines - len(scan.blank_lines) - header, 0)
 

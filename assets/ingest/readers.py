@@ -45,16 +45,13 @@ def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     fmt = contract.settings.file_format
     if scan.nul_offset is not None and fmt != "parquet":
         raise UnreadableFile(f"binary content: NUL byte at offset {scan.nul_offset}")
-    reader = READERS[fmt]
     if fmt in LINE_FORMATS and (scan.damaged or scan.encoding == "utf-16" or scan.cr_lines):
-        yield from read_copy(path, contract, scan, reader)
+        yield from read_copy(path, contract, scan)
     else:
-        yield from reader(path, contract, scan)
+        yield from READERS[fmt](path, contract, scan)
 
 
-def read_copy(
-    path: Path, contract: Contract, scan: FileScan, reader: Callable
-) -> Iterator[RawBatch]:
+def read_copy(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
     """A text file read from a UTF-8 copy: a UTF-16 one, one whose lines end in "\r" alone, or
     one some of whose lines do not decode (those lines rejected, the rest read)."""
     with utf8_copy(path, scan.encoding, scan.cr_lines) as (copy, rejects):
@@ -63,7 +60,7 @@ def read_copy(
         # A rejected line is left empty in the copy: one before the copy's header was the header.
         if is_csv and rejects and rejects[0].line < header_line(clean):
             raise UnreadableFile(f"the header line is {rejects[0].reason}")
-        yield from reader(copy, contract, clean)
+        yield from read_batches(copy, contract, clean)  # a UTF-16 copy may end lines in "\r"
         if rejects:
             yield RawBatch(pa.table({}), pa.array([], pa.int64()), rejects)
 
