@@ -602,3 +602,17 @@ def test_lines_ending_in_a_carriage_return_are_cut_alike_whatever_the_chunks(mon
         monkeypatch.setattr(utf8_copy, "CHUNK", size)
         lines = list(utf8_copy.lines_ending_in_cr(io.BytesIO(text)))
         assert lines == [b"a,b\n", b"\n", "中\n".encode(), b"last"], size
+
+
+def test_a_lone_surrogate_escape_is_rejected_and_a_whole_pair_loads(lake) -> None:
+    """`json` turns `\\ud800` alone into a character no UTF-8 text holds: the run crashed."""
+    pair = json.dumps(dict(DOOR_EVENT, gate_id="门😀"))  # escaped: "\\u95e8\\ud83d\\ude00"
+    assert "\\ud83d\\ude00" in pair
+    lone = json.dumps(dict(DOOR_EVENT, event_id="E000000000002")).replace('"card"', '"\\ud800"')
+    deliver(lake, "property/door_access/access_20261116.jsonl", f"{pair}\n{lone}\n")
+    result = only_file(ingest(lake, contract("door_access_events")))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    assert table(lake, "bronze", "door_access_events").column("gate_id").to_pylist() == ["门😀"]
+    [bad] = table(lake, "quarantine", "door_access_events").to_pylist()
+    assert (bad["source_line"], bad["raw"]) == (2, lone)
+    assert bad["reason"] == "\\ud800 is half of a UTF-16 surrogate pair, not a character"

@@ -277,3 +277,21 @@ def test_tables_read_back_with_their_text_as_written_at_any_depth(tmp_path) -> N
     back = read_table(str(tmp_path / "t"))
     assert back.schema == rows.schema
     assert back.to_pandas()["tags"].tolist()[0].tolist() == ["x", "y"]
+
+
+def test_a_document_record_with_a_lone_surrogate_escape_is_quarantined(lake, tmp_path) -> None:
+    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    records = [json.dumps(s) for s in doc["data"]["stations"]]
+    records[0] = records[0].replace('"TST:Station:1"', '"TST:Station:\\udc00"')
+    deliver(
+        lake,
+        "bike_operators/hellobike/20261116T0800/station_status.json",
+        gbfs_text(doc, records),
+    )
+    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    [bad] = table(lake, "quarantine", "bike_station_status").to_pylist()
+    assert (bad["source_line"], bad["reason"]) == (
+        1,
+        "\\udc00 is half of a UTF-16 surrogate pair, not a character",
+    )

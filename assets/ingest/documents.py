@@ -10,6 +10,7 @@ request names a field twice (XML), is `Refused` with its reason rather than gues
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,11 @@ def document_records(text: str, contract: Contract) -> list[dict[str, Any] | Ref
     except json.JSONDecodeError as err:
         raise UnreadableFile(f"invalid JSON: {err.msg} at line {err.lineno}") from err
     listed, shared = gbfs_records(doc) if fmt == "gbfs" else (open311_records(doc), {})
-    return [flatten({**shared, **r}) if isinstance(r := checked(v), dict) else r for v in listed]
+    escapes = bool(SURROGATE_ESCAPE.search(text))
+    return [
+        flatten({**shared, **r}) if isinstance(r := checked(v, escapes), dict) else r
+        for v in listed
+    ]
 
 
 def gbfs_records(doc: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -117,13 +122,30 @@ def key_named_twice(value: Any) -> str | None:
     return None
 
 
-def checked(value: Any) -> dict[str, Any] | Refused:
-    """A listed value as a record, or refused: not an object, or naming a key twice."""
+def checked(value: Any, escapes: bool = True) -> dict[str, Any] | Refused:
+    """A listed value as a record, or refused: not an object, naming a key twice, or holding a
+    lone surrogate (looked for only where the text had `escapes` that could make one)."""
     if not isinstance(value, dict):
         return Refused(json.dumps(value, ensure_ascii=False), not_an_object(value))
     if (key := key_named_twice(value)) is not None:
         return Refused(as_delivered(value), named_twice(key))
+    if escapes and (problem := lone_surrogate(value)):
+        return Refused(json.dumps(value), problem)
     return value
+
+
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800-\udfff: half a UTF-16 pair
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """Why a parsed JSON value cannot be stored: `json` turns an escape such as `\\ud800`
+    without its other half into a character no UTF-8 text can hold. None if it has none."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        code = ord(err.object[err.start])
+        return f"\\u{code:04x} is half of a UTF-16 surrogate pair, not a character"
+    return None
 
 
 def as_delivered(value: Any) -> str:

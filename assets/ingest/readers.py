@@ -22,9 +22,11 @@ import pyarrow.parquet as pq
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
 from assets.ingest.csv_lines import RowLines
 from assets.ingest.documents import (
+    SURROGATE_ESCAPE,
     Refused,
     document_records,
     first_repeat,
+    lone_surrogate,
     named_twice,
     not_an_object,
 )
@@ -206,6 +208,9 @@ def parse_json_line(text: str, number: int, records: list, lines: list, rejects:
         return
     if not isinstance(value, dict):
         rejects.append(Reject(number, stripped, not_an_object(value)))
+        return
+    if "\\u" in stripped and SURROGATE_ESCAPE.search(stripped) and (why := lone_surrogate(value)):
+        rejects.append(Reject(number, stripped, why))
         return
     records.append(value)
     lines.append(number)
