@@ -295,3 +295,52 @@ def test_a_document_record_with_a_lone_surrogate_escape_is_quarantined(lake, tmp
         1,
         "\\udc00 is half of a UTF-16 surrogate pair, not a character",
     )
+
+
+POWER = "power_company/meter_readings/power_readings_20261116.parquet"
+
+
+def power_readings(rows: int, reading: pa.Array | None = None) -> pa.Table:
+    """Power-meter readings as a Parquet export holds them."""
+    return pa.table({
+        "meter_id": [f"PM{i:08d}" for i in range(rows)],
+        "flat_id": [f"F{i:08d}" for i in range(rows)],
+        "read_at": pa.array([datetime(2026, 11, 16, 6)] * rows, pa.timestamp("us")),
+        "reading": reading if reading is not None else pa.array([float(i) for i in range(rows)]),
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kind", [pa.float16(), pa.decimal256(40, 3)], ids=["half float", "256-bit decimal"]
+)
+def test_parquet_number_types_duckdb_cannot_read_are_validated_all_the_same(lake, kind) -> None:
+    """DuckDB raised NotImplementedException on these: the run crashed on every retry."""
+    values = pa.array([1.5, -2.0]).to_numpy()
+    reading = (
+        pa.array(values.astype("float16"))
+        if kind == pa.float16()
+        else pa.array([str(v) for v in values]).cast(kind)
+    )
+    pq.write_table(power_readings(2, reading), deliver(lake, POWER, b""))
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert table(lake, "bronze", "meter_readings_power").column("reading").to_pylist() == [1.5]
+    [bad] = table(lake, "quarantine", "meter_readings_power").to_pylist()
+    assert bad["reason"].endswith("is below the minimum 0")
+
+
+def test_a_parquet_file_damaged_inside_a_row_group_is_quarantined_with_its_row_count(
+    lake,
+) -> None:
+    path = deliver(lake, POWER, b"")
+    pq.write_table(power_readings(3000), path, row_group_size=1000, compression="none")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2  # the second row group; the footer stays readable
+    data[middle : middle + 500] = b"\x07" * 500
+    path.write_bytes(bytes(data))
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert result.status == "quarantined"
+    assert result.reason.startswith("damaged Parquet data (read ")
+    assert result.reason.split("read ")[1].startswith(("0 of 3,000", "1,000 of 3,000"))
+    assert (result.rows_read, result.rows_quarantined, result.rows_loaded) == (3000, 3000, 0)
+    assert table(lake, "bronze", "meter_readings_power").num_rows == 0

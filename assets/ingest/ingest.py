@@ -23,7 +23,7 @@ from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
 from assets.ingest.landing import landing_files, named_files, path_constants, system_lock
 from assets.ingest.prefetch import prefetched
-from assets.ingest.readers import LINE_FORMATS, read_batches
+from assets.ingest.readers import delivered_rows, read_batches
 from assets.ingest.scan import FileScan, content_hash, scan_file
 from assets.ingest.spool import Spool
 from assets.ingest.tables import (
@@ -249,9 +249,10 @@ class SystemIngest:
     def unreadable(
         self, path: Path, scan: FileScan, result: FileResult, err: Exception
     ) -> pa.Table:
-        """Mark a file quarantined whole; every non-empty data line counts as quarantined."""
+        """Mark a file quarantined whole; every row it holds counts as quarantined."""
         result.status, result.reason, result.rows_loaded = "quarantined", str(err), 0
-        result.rows_read = result.rows_quarantined = max(data_lines(path, scan, self.contract), 1)
+        rows = max(delivered_rows(path, scan, self.contract), 1)
+        result.rows_read = result.rows_quarantined = rows
         return self.whole_file(path, scan, result)
 
     def write_good(self, first: pa.Table, rest: Iterator[pa.Table], hashes: list[str]) -> None:
@@ -533,19 +534,6 @@ def quarantine_rows(
         ],
         schema=QUARANTINE_SCHEMA,
     )
-
-
-def data_lines(path: Path, scan: FileScan, contract: Contract) -> int:
-    """The non-empty data lines of a text file, from its scan (records of a document or a
-    Parquet file: unknown, so 1)."""
-    if contract.settings.file_format not in LINE_FORMATS:
-        return 1
-    header = 1 if contract.settings.file_format == "csv" else 0
-    if scan.cr_lines or scan.encoding == "utf-16":  # the scan's line counts do not hold
-        with open(path, encoding=scan.encoding, errors="replace") as handle:  # any line ending
-            filled = sum(line.lstrip("\ufeff") not in ("\n", "") for line in handle)
-        return max(filled - header, 0)
-    return max(scan.lines - len(scan.blank_lines) - header, 0)
 
 
 SMALL_FILE = 8 << 20

@@ -53,6 +53,25 @@ def read_batches(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
         yield from READERS[fmt](path, contract, scan)
 
 
+def delivered_rows(path: Path, scan: FileScan, contract: Contract) -> int:
+    """How many rows a file that cannot be read holds, as far as its bytes tell: the non-empty
+    data lines of text, the footer's count for Parquet (1 for a document, or when unknown)."""
+    fmt = contract.settings.file_format
+    if fmt == "parquet":
+        try:
+            return pq.read_metadata(path).num_rows
+        except (pa.ArrowInvalid, OSError):
+            return 1
+    if fmt not in LINE_FORMATS:
+        return 1
+    header = 1 if fmt == "csv" else 0
+    if scan.cr_lines or scan.encoding == "utf-16":  # the scan's line counts do not hold
+        with open(path, encoding=scan.encoding, errors="replace") as handle:  # any line ending
+            filled = sum(line.lstrip("\ufeff") not in ("\n", "") for line in handle)
+        return max(filled - header, 0)
+    return max(scan.lines - len(scan.blank_lines) - header, 0)
+
+
 def read_copy(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
     """A text file read from a UTF-8 copy: a UTF-16 one, one whose lines end in "\r" alone, or
     one some of whose lines do not decode (those lines rejected, the rest read)."""
@@ -260,16 +279,34 @@ def text_batch(records: list[dict], lines: list[int], rejects: list[Reject]) -> 
 
 
 def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
-    """Parquet row groups in bounded batches; columns keep their types."""
+    """Parquet row groups in bounded batches; columns keep their types (but those DuckDB cannot
+    read). Damage found past the footer, in a row group, quarantines the whole file."""
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise UnreadableFile(f"not a readable Parquet file: {first_line(err)}") from err
+    schema = parquet.schema_arrow
+    readable = pa.schema([f.with_type(duckdb_readable(f.type)) for f in schema])
     start = 1
-    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-        lines = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
-        start += batch.num_rows
-        yield RawBatch(pa.Table.from_batches([batch]), lines)
+    try:
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+            table = pa.Table.from_batches([batch])
+            lines = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
+            start += batch.num_rows
+            yield RawBatch(table if readable == schema else table.cast(readable), lines)
+    except (pa.ArrowInvalid, OSError) as err:  # before any commit: nothing of it is loaded
+        read = f"read {start - 1:,} of {parquet.metadata.num_rows:,} rows"
+        raise UnreadableFile(f"damaged Parquet data ({read}): {first_line(err)}") from err
+
+
+def duckdb_readable(kind: pa.DataType) -> pa.DataType:
+    """A column type validation (DuckDB) can take: half floats widened, 256-bit decimals as
+    text (parsed like any delivered number), everything else as it is."""
+    if pa.types.is_float16(kind):
+        return pa.float32()
+    if isinstance(kind, pa.Decimal256Type):
+        return pa.string()
+    return kind
 
 
 def read_document(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
