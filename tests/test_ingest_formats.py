@@ -114,8 +114,10 @@ def test_real_open311_json_ingests(lake, tmp_path) -> None:
     assert any("status_notes" in w for w in result.warnings)
 
 
-def test_real_open311_xml_ingests_and_names_what_is_missing(lake, tmp_path) -> None:
+@pytest.mark.parametrize("namespace", ["", ' xmlns="http://open311.org/v2"'])
+def test_real_open311_xml_ingests_and_names_what_is_missing(lake, tmp_path, namespace) -> None:
     text = (FIXTURES / "open311/requests_many.xml").read_text()
+    text = text.replace("<service_requests>", f"<service_requests{namespace}>")
     requests = text.count("<request>")
     deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json", text)
     [result] = ingest(lake, open311_contract(tmp_path, "open311_xml"))

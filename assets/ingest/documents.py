@@ -76,13 +76,18 @@ def xml_requests(text: str) -> list[dict[str, Any] | Refused]:
         root = ET.fromstring(text)
     except ET.ParseError as err:
         raise UnreadableFile(f"invalid XML: {err}") from err
-    requests = [noting_repeats([(c.tag, c.text) for c in request]) for request in root]
+    requests = [noting_repeats([(local(c.tag), c.text) for c in request]) for request in root]
     return [
         Refused(ET.tostring(element, encoding="unicode").strip(), named_twice(request.key))
         if isinstance(request, KeyNamedTwice)
         else request
         for element, request in zip(root, requests, strict=True)
     ]
+
+
+def local(tag: str) -> str:
+    """An element's name without its namespace (`{http://...}status` is `status`)."""
+    return tag.rpartition("}")[2]
 
 
 class KeyNamedTwice(dict):
