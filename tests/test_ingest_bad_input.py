@@ -616,3 +616,22 @@ def test_a_lone_surrogate_escape_is_rejected_and_a_whole_pair_loads(lake) -> Non
     [bad] = table(lake, "quarantine", "door_access_events").to_pylist()
     assert (bad["source_line"], bad["raw"]) == (2, lone)
     assert bad["reason"] == "\\ud800 is half of a UTF-16 surrogate pair, not a character"
+
+
+def test_a_header_name_holding_a_line_break_is_one_name_and_rows_follow_it(lake) -> None:
+    header = GAS_HEADER.replace("quality_code", '"quality\ncode"')  # lines 1-2
+    deliver(lake, GAS, header + gas_row(1) + gas_row(2))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_loaded) == ("loaded", 2)
+    assert result.warnings == ["fields not in the contract, kept as text: quality\ncode"]
+    lines = table(lake, "bronze", "meter_readings_gas").column("_source_line").to_pylist()
+    assert sorted(lines) == [3, 4]
+
+
+@pytest.mark.parametrize("rows", [3, 20_000])  # past csv's 131,072-character field limit
+def test_a_quote_never_closed_in_the_header_quarantines_the_file(lake, rows) -> None:
+    body = GAS_HEADER.replace("flat_id", '"flat_id') + "".join(map(gas_row, range(rows)))
+    deliver(lake, GAS, body)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_read) == ("quarantined", rows)
+    assert result.reason.startswith("a quote opened in the header on line 1 is never closed: ")

@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
-from assets.ingest.csv_lines import RowLines
+from assets.ingest.csv_lines import RowLines, quote_left_open
 from assets.ingest.documents import (
     SURROGATE_ESCAPE,
     Refused,
@@ -96,8 +96,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         pending.append(Reject(row.number, row.text, reason))  # placed on its line below
         return "skip"
 
-    first = header_line(scan)
-    header = csv_header(path, scan, settings.delimiter, first)
+    header, header_ends = csv_header(path, scan, contract, header_line(scan))
     try:
         reader = pacsv.open_csv(
             path,
@@ -116,7 +115,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         raise UnreadableFile(f"cannot parse as CSV ({scan.encoding}): {first_line(err)}") from err
-    rows = RowLines(scan.blank_lines, values_may_break=scan.quoted, header_line=first)
+    rows = RowLines(scan.blank_lines, values_may_break=scan.quoted, header_line=header_ends)
     columns = named(header)
     try:
         for batches in coalesced(reader, BATCH_ROWS):
@@ -168,17 +167,33 @@ def header_line(scan: FileScan) -> int:
     return line
 
 
-def csv_header(path: Path, scan: FileScan, delimiter: str, line: int = 1) -> list[str]:
-    """The column names on the header's `line` (so that every column can be read as text)."""
-    with open(path, encoding="utf-8-sig" if scan.encoding == "utf-8" else scan.encoding) as handle:
+def csv_header(path: Path, scan: FileScan, contract: Contract, line: int) -> tuple[list[str], int]:
+    """The column names of the header starting on `line` (so that every column can be read as
+    text), and the line it ends on (a quoted name may hold a line break)."""
+    settings = contract.settings
+    encoding = "utf-8-sig" if scan.encoding == "utf-8" else scan.encoding
+    with open(path, encoding=encoding, newline="") as handle:
+        lines = itertools.islice(handle, line - 1, None)
+        reader = csv.reader(lines, delimiter=settings.delimiter, quotechar=settings.quote_char)
         try:
-            text = next(itertools.islice(handle, line - 1, None), "")
+            names = next(reader, [])
         except UnicodeDecodeError as err:
             raise UnreadableFile(f"not valid {scan.encoding} in the header: {err.reason}") from err
-    names = next(csv.reader([text], delimiter=delimiter), [])
+        except csv.Error as err:  # a name past csv's size limit: its quote was never closed
+            raise UnreadableFile(f"{open_header(line)}: {err}") from err
+    ends = line + reader.line_num - 1
+    to_the_end = ends > line and ends >= scan.lines  # a quote left open, or a long last name?
+    if to_the_end and quote_left_open(path, line, scan.lines, settings.quote_char):
+        after = scan.lines - line
+        raise UnreadableFile(f"{open_header(line)}: the {after} lines after it would be names")
     if not any(n.strip() for n in names):
         raise UnreadableFile("no header line")
-    return names
+    return names, ends
+
+
+def open_header(line: int) -> str:
+    """The start of the reason a header with a quote never closed cannot be read."""
+    return f"a quote opened in the header on line {line} is never closed"
 
 
 def named(names: list[str]) -> list[str]:
