@@ -61,6 +61,7 @@ def test_wrong_delimiter_names_the_missing_columns(lake) -> None:
     result = only_file(ingest(lake, contract("meter_readings_gas")))
     assert result.status == "quarantined"
     assert result.reason.startswith("missing required column(s): meter_id, flat_id, read_at")
+    assert result.reason.endswith("(the header is one field holding ';'; the contract says ',')")
 
 
 def test_gbk_without_declaration_is_detected_and_decoded(lake, tmp_path) -> None:

@@ -23,7 +23,7 @@ from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
 from assets.ingest.landing import landing_files, named_files, path_constants, system_lock
 from assets.ingest.prefetch import prefetched
-from assets.ingest.readers import delivered_rows, read_batches
+from assets.ingest.readers import delimiter_hint, delivered_rows, read_batches
 from assets.ingest.scan import FileScan, content_hash, scan_file
 from assets.ingest.spool import Spool
 from assets.ingest.tables import (
@@ -358,7 +358,8 @@ class SystemIngest:
         sources = self.validator.sources(raw.table.schema)
         missing = [c.name for c in self.contract.columns if c.required and sources[c.name] is None]
         if missing:
-            raise UnreadableFile(f"missing required column(s): {', '.join(missing)}")
+            hint = delimiter_hint(raw.table.column_names, self.contract)
+            raise UnreadableFile(f"missing required column(s): {', '.join(missing)}{hint}")
         reasons = checked.column("_reason")
         for col in self.contract.columns:
             source = sources[col.name]

@@ -191,6 +191,18 @@ def csv_header(path: Path, scan: FileScan, contract: Contract, line: int) -> tup
     return names, ends
 
 
+def delimiter_hint(names: list[str], contract: Contract) -> str:
+    """For a CSV whose header read as one field holding another common delimiter: a hint that
+    the unit changed its delimiter (else "")."""
+    if contract.settings.file_format != "csv" or len(names) != 1:
+        return ""
+    declared = contract.settings.delimiter
+    found = [d for d in (",", ";", "\t", "|") if d in names[0] and d != declared]
+    if not found:
+        return ""
+    return f" (the header is one field holding {found[0]!r}; the contract says {declared!r})"
+
+
 def open_header(line: int) -> str:
     """The start of the reason a header with a quote never closed cannot be read."""
     return f"a quote opened in the header on line {line} is never closed"
