@@ -10,7 +10,7 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
-from assets.ingest.ingest import FileResult, ingest_landing
+from assets.ingest.ingest import FileResult, FilesFailed, ingest_landing
 from assets.ingest.landing import delivery_date, landing_files
 from assets.lake import LakeResource
 from assets.registry import Contract, load_contracts
@@ -98,7 +98,11 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
         only = set(config.paths) or None
         if only is None and context.has_partition_key:
             only = delivered_on(lake, contract, date.fromisoformat(context.partition_key))
-        results = ingest_landing(contract, lake, context.run.run_id, only, progress=logger(context))
+        failure = None
+        try:
+            results = ingest_landing(contract, lake, context.run.run_id, only, logger(context))
+        except FilesFailed as err:  # the others went in: report them, then fail the step
+            results, failure = err.results, err
         totals = summary(results)
         warnings = sorted({w for r in results for w in r.warnings})
         for warning in warnings:
@@ -127,6 +131,8 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"warnings": "; ".join(warnings) or "none"},
         )
+        if failure:
+            raise dg.Failure(description=str(failure)) from failure
 
     return _ingest
 

@@ -97,3 +97,40 @@ def test_the_landing_sensor_requests_runs_keyed_by_content(lake) -> None:
         run_config=request.run_config,
     )
     assert sensor_requests(lake) == []  # ingested: nothing more to do
+
+
+def test_a_file_that_breaks_the_ingest_holds_back_no_other_and_fails_the_run(
+    lake, monkeypatch
+) -> None:
+    """A reader's bug on one file (here: planted) must not keep a day's other files out, nor
+    hide: the run fails naming it, the file stays pending, and once mended it goes in."""
+    from assets.ingest import ingest as ingest_module
+
+    days = ("20261116", "20261117", "20261118")
+    for day in days:
+        deliver(lake, GAS.replace("20261116", day), BODY.replace("GM00000001", f"GM{day}"))
+    real = ingest_module.read_batches
+
+    def broken(path, *args):
+        if "20261117" in path.name:
+            raise RuntimeError("a reader's bug")
+        return real(path, *args)
+
+    monkeypatch.setattr(ingest_module, "read_batches", broken)
+    asset = bronze_asset(contract("meter_readings_gas"))
+    result = dg.materialize([asset], resources={"lake": lake}, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "1 file(s) could not be ingested and stay pending" in message
+    assert "gas_readings_20261117.csv: RuntimeError: a reader's bug" in message
+    [materialization] = result.asset_materializations_for_node("bronze__meter_readings_gas")
+    assert materialization.metadata["files"].value == 2
+    ledger = table(lake, "ledger", "files").column("path").to_pylist()
+    assert sorted(p.rsplit("_", 1)[1] for p in ledger) == ["20261116.csv", "20261118.csv"]
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 2
+
+    monkeypatch.setattr(ingest_module, "read_batches", real)  # mended
+    assert dg.materialize([asset], resources={"lake": lake}).success
+    assert table(lake, "ledger", "files").num_rows == 3
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 3  # a row from each file

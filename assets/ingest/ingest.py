@@ -607,7 +607,8 @@ def ingest_landing(
     """Ingest the contract's landing files (or just `only`, relative paths) not yet in the ledger.
 
     One ingest per system at a time (a lock file on a local lake); Delta's commit conflicts
-    guard the same on object stores.
+    guard the same on object stores. Raises `FilesFailed`, once the other files are in, naming
+    each file whose ingest raised an error.
     """
     job = SystemIngest(contract, lake, run_id)
     with system_lock(lake, contract.id):
@@ -617,10 +618,45 @@ def ingest_landing(
         named = landing_files(root, contract) if only is None else named_files(root, contract, only)
         files = [(p, rel) for p, rel in named if state.is_new(p, rel)]
         results: list[FileResult] = []
+        failed: list[tuple[str, Exception]] = []
         for group in groups(files):
-            for result in job.ingest(group, known):
+            for result in ingest_apart(job, group, known, failed):
                 results.append(result)
                 if progress:
                     progress(len(results), len(files), result)
     job.validator.close()
+    if failed:
+        raise FilesFailed(results, failed)
     return results
+
+
+def ingest_apart(
+    job: SystemIngest,
+    group: list[tuple[Path, str]],
+    known: dict[str, str],
+    failed: list[tuple[str, Exception]],
+) -> list[FileResult]:
+    """A group's results; if the group fails, each of its files alone, so that one file that
+    breaks the ingest (a reader's bug, an unreachable store) cannot hold back the others. A
+    file that fails alone stays out of the ledger, to be tried again, and joins `failed`."""
+    taken = dict(known)  # `ingest` adds the group's hashes: only once they are in
+    try:
+        results = job.ingest(group, taken)
+    except Exception as err:  # any error: narrowed down to its file below, then reported
+        if len(group) == 1:
+            failed.append((group[0][1], err))
+            return []
+        return [r for item in group for r in ingest_apart(job, [item], known, failed)]
+    known.update(taken)
+    return results
+
+
+class FilesFailed(Exception):
+    """Files whose ingest raised an error; they are not in the ledger, so the next run tries
+    them again. `results`: the files that went in (or were quarantined) all the same."""
+
+    def __init__(self, results: list[FileResult], failed: list[tuple[str, Exception]]) -> None:
+        named = "; ".join(f"{rel}: {type(err).__name__}: {err}" for rel, err in failed)
+        super().__init__(f"{len(failed)} file(s) could not be ingested and stay pending: {named}")
+        self.results = results
+        self.failed = failed
