@@ -116,6 +116,8 @@ def drop_custom(doc: dict, name: str) -> None:
         (lambda d: custom(d).__setitem__(0, prop("fileFormat", "xls")),
          "customProperties.fileFormat", "csv"),
         (lambda d: d.update(id="other"), "id", "file name"),
+        (lambda d: drop_custom(d, "delimiter") or custom(d).append(prop("delimiter", "；")),
+         "customProperties.delimiter", "pattern"),
     ],
 )  # fmt: skip
 def test_a_broken_contract_names_the_file_and_the_field(broken, mutate, field, words) -> None:

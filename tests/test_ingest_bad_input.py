@@ -636,3 +636,26 @@ def test_a_quote_never_closed_in_the_header_quarantines_the_file(lake, rows) -> 
     result = only_file(ingest(lake, contract("meter_readings_gas")))
     assert (result.status, result.rows_read) == ("quarantined", rows)
     assert result.reason.startswith("a quote opened in the header on line 1 is never closed: ")
+
+
+def test_a_carriage_return_inside_a_quoted_header_name_is_no_line_break(lake) -> None:
+    """Lines are counted by "\\n" (as the scan and an editor count them): a lone "\\r" inside a
+    quoted name ends no line, and a stray quote in a later row is no open header quote."""
+    header = GAS_HEADER.strip() + ',"ex\rtra"\n'
+    deliver(lake, GAS, header + gas_row(1).strip() + ",x\n" + gas_row(2).strip() + ',5" pipe\n')
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_loaded) == ("loaded", 2)
+    lines = table(lake, "bronze", "meter_readings_gas").column("_source_line").to_pylist()
+    assert sorted(lines) == [2, 3]
+
+
+def test_a_header_quote_closed_by_a_stray_quote_further_down_quarantines_the_file(lake) -> None:
+    """The rows between the two quotes would vanish into one header name: 0 rows read."""
+    rows = [gas_row(1), gas_row(2), gas_row(3).replace("measured", 'meas"ured')]
+    deliver(lake, GAS, GAS_HEADER.replace("flat_id", '"flat_id') + "".join(rows))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("quarantined", 3, 3)
+    assert result.reason == (
+        "a quoted name in the header on line 1 holds line breaks and the delimiter ',': "
+        "its quote is closed only by a stray one further down"
+    )

@@ -232,6 +232,7 @@ def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, t
     [
         ('"ttl": ', '"ttl": 60, "ttl": ', "ttl"),
         ('"version": ', '"version": {"a": 1, "a": 2}, "v": ', "a"),  # inside a shared field
+        ('"version": ', '"version": [{"b": {"a": 1, "a": 2}}], "v": ', "a"),  # deeper inside
     ],
 )
 def test_a_document_envelope_naming_a_key_twice_quarantines_the_file(
@@ -285,17 +286,38 @@ def test_a_document_record_with_a_lone_surrogate_escape_is_quarantined(lake, tmp
     doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
     records = [json.dumps(s) for s in doc["data"]["stations"]]
     records[0] = records[0].replace('"TST:Station:1"', '"TST:Station:\\udc00"')
+    records.append('"站\\ud800"')  # not an object either
+    records.append('{"station_id": "x\\ud800", "a": 1, "a": 2}')  # a key named twice too
     deliver(
         lake,
         "bike_operators/hellobike/20261116T0800/station_status.json",
         gbfs_text(doc, records),
     )
     [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
-    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
-    [bad] = table(lake, "quarantine", "bike_station_status").to_pylist()
-    assert (bad["source_line"], bad["reason"]) == (
-        1,
-        "\\udc00 is half of a UTF-16 surrogate pair, not a character",
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
+    rows = table(lake, "quarantine", "bike_station_status").sort_by("source_line").to_pylist()
+    half = "is half of a UTF-16 surrogate pair, not a character"
+    assert [(q["source_line"], q["reason"], q["raw"]) for q in rows] == [
+        (1, f"\\udc00 {half}", json.dumps(json.loads(records[0]))),
+        (3, f"\\ud800 {half}", '"\\u7ad9\\ud800"'),  # escaped: UTF-8 holds no half pair
+        (4, "key 'a' appears twice in one object", '{"station_id": "x\\ud800", "a": 1, "a": 2}'),
+    ]
+
+
+def test_a_lone_surrogate_escape_in_a_field_every_record_shares_quarantines_the_file(
+    lake, tmp_path
+) -> None:
+    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    text = gbfs_text(doc, [json.dumps(s) for s in doc["data"]["stations"]])
+    deliver(
+        lake,
+        "bike_operators/hellobike/20261116T0800/station_status.json",
+        text.replace('"version": ', '"version": "\\ud800", "v": ', 1),
+    )
+    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    assert (result.status, result.reason) == (
+        "quarantined",
+        "the document's own fields: \\ud800 is half of a UTF-16 surrogate pair, not a character",
     )
 
 
@@ -323,12 +345,27 @@ def test_parquet_number_types_duckdb_cannot_read_are_validated_all_the_same(lake
         if kind == pa.float16()
         else pa.array([str(v) for v in values]).cast(kind)
     )
-    pq.write_table(power_readings(2, reading), deliver(lake, POWER, b""))
+    nested = pa.array([[v] for v in reading.to_pylist()], pa.list_(kind))  # an extra field
+    rows = power_readings(2, reading).append_column("extras", nested)
+    pq.write_table(rows, deliver(lake, POWER, b""))
     [result] = ingest(lake, contract("meter_readings_power"))
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
-    assert table(lake, "bronze", "meter_readings_power").column("reading").to_pylist() == [1.5]
+    bronze = table(lake, "bronze", "meter_readings_power")
+    assert bronze.column("reading").to_pylist() == [1.5]
+    assert bronze.column("extras").to_pylist()[0] in ("[1.5]", "[1.500]")  # kept as text
     [bad] = table(lake, "quarantine", "meter_readings_power").to_pylist()
     assert bad["reason"].endswith("is below the minimum 0")
+
+
+def test_a_parquet_footer_naming_a_column_in_gbk_quarantines_the_file(lake) -> None:
+    """A legacy writer's column name that is not UTF-8: pyarrow raised UnicodeDecodeError."""
+    path = deliver(lake, POWER, b"")
+    pq.write_table(power_readings(2).append_column("zz", pa.array(["a", "b"])), path,
+                   store_schema=False)  # fmt: skip
+    path.write_bytes(path.read_bytes().replace(b"zz", "读".encode("gbk")))
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert (result.status, result.rows_read) == ("quarantined", 1)
+    assert result.reason.startswith("not a readable Parquet file: 'utf-8' codec can't decode")
 
 
 def test_a_parquet_file_damaged_inside_a_row_group_is_quarantined_with_its_row_count(

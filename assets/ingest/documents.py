@@ -40,6 +40,8 @@ def document_records(text: str, contract: Contract) -> list[dict[str, Any] | Ref
         raise UnreadableFile(f"invalid JSON: {err.msg} at line {err.lineno}") from err
     listed, shared = gbfs_records(doc) if fmt == "gbfs" else (open311_records(doc), {})
     escapes = bool(SURROGATE_ESCAPE.search(text))
+    if escapes and (problem := lone_surrogate(shared)):
+        raise UnreadableFile(f"the document's own fields: {problem}")
     return [
         flatten({**shared, **r}) if isinstance(r := checked(v, escapes), dict) else r
         for v in listed
@@ -54,7 +56,9 @@ def gbfs_records(doc: Any) -> tuple[list[Any], dict[str, Any]]:
     if len(lists) != 1:
         raise UnreadableFile(f"GBFS 'data' holds {len(lists)} lists; expected exactly one")
     shared = {k: doc[k] for k in DOCUMENT_FIELDS if k in doc}
-    refuse_repeats(doc, doc["data"], *shared.values())  # shared values join every record
+    refuse_repeats(doc, doc["data"])
+    if (key := key_named_twice(shared)) is not None:  # shared values join every record
+        raise UnreadableFile(envelope_repeat(key))
     return lists[0], shared
 
 
@@ -129,13 +133,17 @@ def key_named_twice(value: Any) -> str | None:
 
 def checked(value: Any, escapes: bool = True) -> dict[str, Any] | Refused:
     """A listed value as a record, or refused: not an object, naming a key twice, or holding a
-    lone surrogate (looked for only where the text had `escapes` that could make one)."""
+    lone surrogate (looked for only where the text had `escapes` that could make one; the raw
+    text then escapes every non-ASCII character, as no UTF-8 text can hold that one)."""
+    surrogate = lone_surrogate(value) if escapes else None
+    ascii_only = surrogate is not None
     if not isinstance(value, dict):
-        return Refused(json.dumps(value, ensure_ascii=False), not_an_object(value))
+        raw = json.dumps(value, ensure_ascii=ascii_only)
+        return Refused(raw, surrogate or not_an_object(value))
     if (key := key_named_twice(value)) is not None:
-        return Refused(as_delivered(value), named_twice(key))
-    if escapes and (problem := lone_surrogate(value)):
-        return Refused(json.dumps(value), problem)
+        return Refused(as_delivered(value, ascii_only), named_twice(key))
+    if surrogate:
+        return Refused(json.dumps(value), surrogate)
     return value
 
 
@@ -153,22 +161,30 @@ def lone_surrogate(value: Any) -> str | None:
     return None
 
 
-def as_delivered(value: Any) -> str:
+def as_delivered(value: Any, ascii_only: bool = False) -> str:
     """JSON text of a value, each object that named a key twice shown with both values."""
     if isinstance(value, dict):
         pairs = value.pairs if isinstance(value, KeyNamedTwice) else value.items()
-        shown = (f"{json.dumps(k, ensure_ascii=False)}: {as_delivered(v)}" for k, v in pairs)
+        shown = (
+            f"{json.dumps(k, ensure_ascii=ascii_only)}: {as_delivered(v, ascii_only)}"
+            for k, v in pairs
+        )
         return "{" + ", ".join(shown) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(map(as_delivered, value)) + "]"
-    return json.dumps(value, ensure_ascii=False)
+        return "[" + ", ".join(as_delivered(v, ascii_only) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=ascii_only)
 
 
 def refuse_repeats(*envelopes: Any) -> None:
     """A document whose own objects (not its records) name a key twice cannot be read."""
     for envelope in envelopes:
         if isinstance(envelope, KeyNamedTwice):
-            raise UnreadableFile(f"key {envelope.key!r} appears twice in the document's envelope")
+            raise UnreadableFile(envelope_repeat(envelope.key))
+
+
+def envelope_repeat(key: str) -> str:
+    """The reason a document whose own fields name `key` twice cannot be read."""
+    return f"key {key!r} appears twice in the document's envelope"
 
 
 def named_twice(key: str) -> str:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from assets.ingest.arrow_types import retyped_schema
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
 from assets.ingest.csv_lines import RowLines, quote_left_open
 from assets.ingest.documents import (
@@ -60,7 +61,7 @@ def delivered_rows(path: Path, scan: FileScan, contract: Contract) -> int:
     if fmt == "parquet":
         try:
             return pq.read_metadata(path).num_rows
-        except (pa.ArrowInvalid, OSError):
+        except (pa.ArrowInvalid, OSError, UnicodeDecodeError):
             return 1
     if fmt not in LINE_FORMATS:
         return 1
@@ -172,8 +173,9 @@ def csv_header(path: Path, scan: FileScan, contract: Contract, line: int) -> tup
     text), and the line it ends on (a quoted name may hold a line break)."""
     settings = contract.settings
     encoding = "utf-8-sig" if scan.encoding == "utf-8" else scan.encoding
+    consumed: list[str] = []  # the header's text, as csv read it
     with open(path, encoding=encoding, newline="") as handle:
-        lines = itertools.islice(handle, line - 1, None)
+        lines = noted(itertools.islice(handle, line - 1, None), consumed)
         reader = csv.reader(lines, delimiter=settings.delimiter, quotechar=settings.quote_char)
         try:
             names = next(reader, [])
@@ -181,14 +183,38 @@ def csv_header(path: Path, scan: FileScan, contract: Contract, line: int) -> tup
             raise UnreadableFile(f"not valid {scan.encoding} in the header: {err.reason}") from err
         except csv.Error as err:  # a name past csv's size limit: its quote was never closed
             raise UnreadableFile(f"{open_header(line)}: {err}") from err
-    ends = line + reader.line_num - 1
-    to_the_end = ends > line and ends >= scan.lines  # a quote left open, or a long last name?
-    if to_the_end and quote_left_open(path, line, scan.lines, settings.quote_char):
-        after = scan.lines - line
-        raise UnreadableFile(f"{open_header(line)}: the {after} lines after it would be names")
+    text = "".join(consumed)
+    ends = line + text.count("\n") - text.endswith("\n")  # lines by "\n", as the scan counts
+    if ends > line:
+        check_header_lines(path, scan, contract, names, line, ends)
     if not any(n.strip() for n in names):
         raise UnreadableFile("no header line")
     return names, ends
+
+
+def noted(lines: Iterator[str], into: list[str]) -> Iterator[str]:
+    """`lines`, each also added to `into` as it is read."""
+    for text in lines:
+        into.append(text)
+        yield text
+
+
+def check_header_lines(
+    path: Path, scan: FileScan, contract: Contract, names: list[str], line: int, ends: int
+) -> None:
+    """A header from `line` to `ends` holds a quoted name with a line break; refuse it when that
+    quote was left open (the header runs to the end), or when the name holds the delimiter too:
+    a stray quote further down closed it, and the rows between would vanish into the name."""
+    quote, delimiter = contract.settings.quote_char, contract.settings.delimiter
+    if ends >= scan.lines and quote_left_open(path, line, scan.lines, quote):
+        after = scan.lines - line
+        raise UnreadableFile(f"{open_header(line)}: the {after} lines after it would be names")
+    for name in names:
+        if "\n" in name and delimiter in name:
+            raise UnreadableFile(
+                f"a quoted name in the header on line {line} holds line breaks and the delimiter "
+                f"{delimiter!r}: its quote is closed only by a stray one further down"
+            )
 
 
 def delimiter_hint(names: list[str], contract: Contract) -> str:
@@ -310,10 +336,10 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     read). Damage found past the footer, in a row group, quarantines the whole file."""
     try:
         parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as err:
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:  # the last: a column's name
         raise UnreadableFile(f"not a readable Parquet file: {first_line(err)}") from err
     schema = parquet.schema_arrow
-    readable = pa.schema([f.with_type(duckdb_readable(f.type)) for f in schema])
+    readable = retyped_schema(schema, duckdb_readable)  # at any depth
     start = 1
     try:
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
@@ -327,8 +353,8 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
 
 
 def duckdb_readable(kind: pa.DataType) -> pa.DataType:
-    """A column type validation (DuckDB) can take: half floats widened, 256-bit decimals as
-    text (parsed like any delivered number), everything else as it is."""
+    """A type validation (DuckDB) can take in place of `kind`: half floats widened, 256-bit
+    decimals as text (parsed like any delivered number); everything else as it is."""
     if pa.types.is_float16(kind):
         return pa.float32()
     if isinstance(kind, pa.Decimal256Type):

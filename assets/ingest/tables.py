@@ -16,6 +16,7 @@ import pyarrow as pa
 from deltalake import ColumnProperties, DeltaTable, QueryBuilder, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from assets.ingest.arrow_types import retyped_schema
 from assets.ingest.validate import ident
 
 T = TypeVar("T")
@@ -153,19 +154,12 @@ def read_table(
     sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
     rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
     # DataFusion answers text as string_view; the rest of the lake (and pandas) uses string
-    return rows.cast(pa.schema([f.with_type(plain_text(f.type)) for f in rows.schema]))
+    return rows.cast(retyped_schema(rows.schema, plain_text))
 
 
 def plain_text(kind: pa.DataType) -> pa.DataType:
-    """`kind` with every string_view in it, at any depth, as string."""
-    if pa.types.is_string_view(kind):
-        return pa.string()
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        items = kind.value_field.with_type(plain_text(kind.value_type))
-        return pa.list_(items) if pa.types.is_list(kind) else pa.large_list(items)
-    if pa.types.is_struct(kind):
-        return pa.struct([f.with_type(plain_text(f.type)) for f in kind.fields])
-    return kind
+    """string for string_view (DataFusion's text); any other type as it is."""
+    return pa.string() if pa.types.is_string_view(kind) else kind
 
 
 def upsert(

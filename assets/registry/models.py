@@ -162,8 +162,10 @@ class SystemSettings(BaseModel):
     version_column: str | None = Field(None, alias="versionColumn")
     delivery_cadence: str | None = Field(None, alias="deliveryCadence")
     timezone: str = "Asia/Shanghai"
-    delimiter: str = Field(",", min_length=1, max_length=1)
-    quote_char: str = Field('"', alias="quoteChar", min_length=1, max_length=1)
+    # One ASCII character each: Arrow's CSV reader takes no other (a full-width ； would fail
+    # every file of the system, so the contract is refused when it loads).
+    delimiter: str = Field(",", pattern=r"^[\x01-\x7f]$")
+    quote_char: str = Field('"', alias="quoteChar", pattern=r"^[\x01-\x7f]$")
 
     def matches(self, rel_path: str) -> bool:
         """Whether a path under landing/ belongs to this system: glob per path segment,
