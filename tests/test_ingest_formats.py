@@ -175,12 +175,11 @@ def test_only_the_folders_a_pattern_reaches_are_walked(tmp_path) -> None:
 def test_a_document_record_that_is_not_an_object_is_quarantined_by_its_number(
     lake, tmp_path
 ) -> None:
-    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    doc = station_status()
     stations = doc["data"]["stations"]
     stations.insert(1, 42)  # record 2
     stations.append("站点")  # the last record
-    deliver(lake, "bike_operators/hellobike/20261116T0800/station_status.json", json.dumps(doc))
-    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    result = ingest_station_status(lake, tmp_path, json.dumps(doc))
     assert (result.status, result.rows_read) == ("loaded", len(stations))
     assert (result.rows_loaded, result.rows_quarantined) == (len(stations) - 2, 2)
     assert not any("_value" in warning for warning in result.warnings)  # no made-up field
@@ -191,6 +190,18 @@ def test_a_document_record_that_is_not_an_object_is_quarantined_by_its_number(
     ]
 
 
+def station_status() -> dict:
+    """The real GBFS 2.3 station_status sample."""
+    return json.loads((FIXTURES / "gbfs/mobilitydata-v2.3/station_status.json").read_bytes())
+
+
+def ingest_station_status(lake, tmp_path: Path, text: str):
+    """Deliver a station_status document and ingest it; its one file's result."""
+    deliver(lake, "bike_operators/hellobike/20261116T0800/station_status.json", text)
+    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    return result
+
+
 def gbfs_text(doc: dict, records: list[str]) -> str:
     """A GBFS document around records given as JSON text (which `json.dumps` cannot repeat)."""
     envelope = json.dumps({**doc, "data": {"stations": "RECORDS"}})
@@ -198,7 +209,7 @@ def gbfs_text(doc: dict, records: list[str]) -> str:
 
 
 def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, tmp_path) -> None:
-    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    doc = station_status()
     records = [json.dumps(s) for s in doc["data"]["stations"]]
     records.append(records[0].replace("TST:Station:1", "TST:Station:3"))  # a clean one
     deep = "[" * 600 + "]" * 600  # deeper than Python's recursion allows a walk to go
@@ -207,12 +218,7 @@ def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, t
     records[0] = re.sub(r'"num_bikes_available": (\d+)', r'"num_bikes_available": \1, '
                         r'"num_bikes_available": 9', records[0])  # fmt: skip
     records[1] = re.sub(r'"count": (\d+)', r'"count": \1, "count": 9', records[1], count=1)
-    deliver(
-        lake,
-        "bike_operators/hellobike/20261116T0800/station_status.json",
-        gbfs_text(doc, records),
-    )
-    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    result = ingest_station_status(lake, tmp_path, gbfs_text(doc, records))
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 2, 3)
     quarantined = sorted(
         table(lake, "quarantine", "bike_station_status").to_pylist(), key=lambda q: q["source_line"]
@@ -238,14 +244,9 @@ def test_a_document_record_naming_a_key_twice_is_quarantined_not_guessed(lake, t
 def test_a_document_envelope_naming_a_key_twice_quarantines_the_file(
     lake, tmp_path, before, after, key
 ) -> None:
-    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    doc = station_status()
     text = gbfs_text(doc, [json.dumps(s) for s in doc["data"]["stations"]])
-    deliver(
-        lake,
-        "bike_operators/hellobike/20261116T0800/station_status.json",
-        text.replace(before, after, 1),
-    )
-    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    result = ingest_station_status(lake, tmp_path, text.replace(before, after, 1))
     assert result.status == "quarantined"
     assert result.reason == f"key {key!r} appears twice in the document's envelope"
 
@@ -283,17 +284,12 @@ def test_tables_read_back_with_their_text_as_written_at_any_depth(tmp_path) -> N
 
 
 def test_a_document_record_with_a_lone_surrogate_escape_is_quarantined(lake, tmp_path) -> None:
-    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    doc = station_status()
     records = [json.dumps(s) for s in doc["data"]["stations"]]
     records[0] = records[0].replace('"TST:Station:1"', '"TST:Station:\\udc00"')
     records.append('"站\\ud800"')  # not an object either
     records.append('{"station_id": "x\\ud800", "a": 1, "a": 2}')  # a key named twice too
-    deliver(
-        lake,
-        "bike_operators/hellobike/20261116T0800/station_status.json",
-        gbfs_text(doc, records),
-    )
-    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    result = ingest_station_status(lake, tmp_path, gbfs_text(doc, records))
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
     rows = table(lake, "quarantine", "bike_station_status").sort_by("source_line").to_pylist()
     half = "is half of a UTF-16 surrogate pair, not a character"
@@ -307,14 +303,10 @@ def test_a_document_record_with_a_lone_surrogate_escape_is_quarantined(lake, tmp
 def test_a_lone_surrogate_escape_in_a_field_every_record_shares_quarantines_the_file(
     lake, tmp_path
 ) -> None:
-    doc = json.loads((FIXTURES / "gbfs" / "mobilitydata-v2.3" / "station_status.json").read_bytes())
+    doc = station_status()
     text = gbfs_text(doc, [json.dumps(s) for s in doc["data"]["stations"]])
-    deliver(
-        lake,
-        "bike_operators/hellobike/20261116T0800/station_status.json",
-        text.replace('"version": ', '"version": "\\ud800", "v": ', 1),
-    )
-    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    text = text.replace('"version": ', '"version": "\\ud800", "v": ', 1)
+    result = ingest_station_status(lake, tmp_path, text)
     assert (result.status, result.reason) == (
         "quarantined",
         "the document's own fields: \\ud800 is half of a UTF-16 surrogate pair, not a character",
