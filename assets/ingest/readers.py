@@ -74,7 +74,7 @@ def delivered_rows(path: Path, scan: FileScan, contract: Contract) -> int:
 
 
 def read_copy(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
-    """A text file read from a UTF-8 copy: a UTF-16 one, one whose lines end in "\r" alone, or
+    """A text file read from a UTF-8 copy: a UTF-16 one, one whose lines end in "\\r" alone, or
     one some of whose lines do not decode (those lines rejected, the rest read)."""
     with utf8_copy(path, scan.encoding, scan.cr_lines) as (copy, rejects):
         clean = scan_file(copy, "utf-8", scan.content_hash, contract.settings.quote_char)
@@ -297,7 +297,9 @@ class RepeatedKey(ValueError):
 
 
 def distinct_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """A JSON object's pairs as a dict, refused if a key repeats (`json` keeps the last)."""
+    """A JSON object's pairs as a dict, refused if a key repeats (`json` keeps the last). A JSON
+    line is one record, so raising at the first repeat is enough; a document's records are
+    marked instead (`documents.noting_repeats`), as one bad record must not refuse the rest."""
     record = dict(pairs)
     if len(record) < len(pairs):
         raise RepeatedKey(first_repeat(pairs))

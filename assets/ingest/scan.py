@@ -145,7 +145,7 @@ class LineShape:
         return self.newlines + (self.size > self.line_start)
 
     def cr_only(self) -> bool:
-        """Whether lines end in "\r" alone: no "\n" anywhere, but a "\r"."""
+        """Whether lines end in "\\r" alone: no "\\n" anywhere, but a "\\r"."""
         return self.newlines == 0 and self.returns > 0
 
     def blank_lines(self) -> np.ndarray:

@@ -6,8 +6,8 @@
   line keeps its number); the rest is read as usual.
 - UTF-16 files (Excel's "Unicode text"): their line breaks are two bytes, which the scan and
   the readers do not count, so they are read from a UTF-8 copy.
-- Files whose lines end in "\r" alone (old Mac OS exports): Arrow's reader takes "\r" as a line
-  break, the scan and the line numbers count "\n"; the copy ends its lines in "\n".
+- Files whose lines end in "\\r" alone (old Mac OS exports): Arrow's reader takes "\\r" as a
+  line break, the scan and the line numbers count "\\n"; the copy ends its lines in "\\n".
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def utf8_copy(
 ) -> Iterator[tuple[Path, list[Reject]]]:
     """A UTF-8 copy of the file in which each line that does not decode is left empty, and
     those lines as rejects (raw text with the bad bytes escaped); with `cr_lines`, the file's
-    lines end in "\r" alone and the copy's in "\n". Deleted on leaving."""
+    lines end in "\\r" alone and the copy's in "\\n". Deleted on leaving."""
     with tempfile.TemporaryDirectory(prefix="citybrain-utf8-") as folder:
         copy = Path(folder) / path.name
         rejects: list[Reject] = []
@@ -75,8 +75,8 @@ def utf8_copy(
 
 
 def lines_ending_in_cr(source: BinaryIO) -> Iterator[bytes]:
-    """The lines of a file whose lines end in "\r" alone, each ending in "\n". Safe before
-    decoding: no UTF-8 or GB18030 character holds the byte 0x0d but "\r" itself."""
+    """The lines of a file whose lines end in "\\r" alone, each ending in "\\n". Safe before
+    decoding: no UTF-8 or GB18030 character holds the byte 0x0d but "\\r" itself."""
     rest = b""
     while chunk := source.read(CHUNK):
         *lines, rest = (rest + chunk).split(b"\r")
