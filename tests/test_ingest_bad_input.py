@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -659,3 +662,44 @@ def test_a_header_quote_closed_by_a_stray_quote_further_down_quarantines_the_fil
         "a quoted name in the header on line 1 holds line breaks and the delimiter ',': "
         "its quote is closed only by a stray one further down"
     )
+
+
+def finishes(work, seconds: float = 60) -> bool:
+    """Whether `work()` returns within `seconds` (run in a thread: a hang fails, not blocks)."""
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive()
+
+
+def test_a_producer_whose_consumer_stopped_early_does_not_hang_its_join() -> None:
+    """The producer used to wait for ever to hand over its end marker to a full queue that
+    nobody read any more, and closing the consumer waited for the producer."""
+    from assets.ingest.prefetch import prefetched
+
+    def consume_one() -> None:
+        items = prefetched(iter(range(2)), depth=1)
+        next(items)
+        time.sleep(0.3)  # item 1 fills the one slot, the source is spent: the end marker waits
+        items.close()
+
+    assert finishes(consume_one, 10)
+    assert not [t for t in threading.enumerate() if t.name == "ingest-prefetch"]
+
+
+def test_a_file_quarantined_after_its_first_batch_with_more_batches_pending_returns(lake) -> None:
+    """Found by fuzzing: a missing column raised on the first batch while the reader still held
+    two (an undecodable line's reject, a short row's): the ingest never returned."""
+    body = GAS_HEADER.replace(",reading", "").encode() + b"GM00000001,F00000001,"
+    body += b"2026-11-16 06:00:00,false,measured\n\xff\xff\nx,y\n"
+    deliver(lake, GAS, body)
+    results = []
+
+    def ingest_and_collect() -> None:
+        results.extend(ingest(lake, contract("meter_readings_gas")))
+        gc.collect()  # the reader's generator was closed only here, and its join hung
+
+    assert finishes(ingest_and_collect)
+    [result] = results
+    assert (result.status, result.reason) == ("quarantined", "missing required column(s): reading")
+    assert result.rows_read == result.rows_quarantined == 3

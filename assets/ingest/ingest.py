@@ -297,8 +297,10 @@ class SystemIngest:
         constants = path_constants(self.contract, result.path)
         at = datetime.now(UTC)
         carried: list[str] | None = None  # extra fields of every batch: the first's, and late
-        batches = prefetched(self.read(path, scan))  # reads a stage ahead
-        with SeenKeys(expected=scan.lines or scan.size // 8) as seen:  # Parquet: no lines
+        with (
+            closing(prefetched(self.read(path, scan))) as batches,  # reads a stage ahead
+            SeenKeys(expected=scan.lines or scan.size // 8) as seen,  # Parquet: no lines
+        ):
             for index, batch in enumerate(batches):
                 raw = with_constants(batch, constants)
                 result.rows_read += raw.rows_read

@@ -20,20 +20,25 @@ def prefetched(source: Iterator[T], depth: int = 2) -> Iterator[T]:
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def offer(item: object) -> bool:
+        """Put `item` in a slot, unless the consumer has stopped taking them (then a plain put
+        would wait for ever, and so would the consumer's join); whether it was put."""
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            slots.put(_DONE)
+            offer(_DONE)
         except BaseException as err:  # handed to the consumer, raised there
-            slots.put(err)
+            offer(err)
 
     worker = threading.Thread(target=produce, name="ingest-prefetch", daemon=True)
     worker.start()
