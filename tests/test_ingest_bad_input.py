@@ -703,3 +703,22 @@ def test_a_file_quarantined_after_its_first_batch_with_more_batches_pending_retu
     [result] = results
     assert (result.status, result.reason) == ("quarantined", "missing required column(s): reading")
     assert result.rows_read == result.rows_quarantined == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("[" * 1100 + "]" * 1100, "invalid JSON: nested deeper than the reader allows"),
+        ("1" * 4301, "invalid JSON: a value past the reader's limits (Exceeds the limit"),
+    ],
+    ids=["deep", "long integer"],
+)
+def test_json_past_the_parsers_limits_is_a_reject_not_a_crash(lake, value, reason) -> None:
+    """Found by fuzzing: RecursionError and ValueError escaped the JSON line reader."""
+    good = json.dumps(DOOR_EVENT)
+    bad = good[:-1] + f', "x": {value}}}'
+    deliver(lake, "property/door_access/access_20261116.jsonl", f"{good}\n{bad}\n")
+    result = only_file(ingest(lake, contract("door_access_events")))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    [rejected] = table(lake, "quarantine", "door_access_events").to_pylist()
+    assert (rejected["source_line"], rejected["reason"][: len(reason)]) == (2, reason)

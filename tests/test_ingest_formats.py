@@ -375,3 +375,24 @@ def test_a_parquet_file_damaged_inside_a_row_group_is_quarantined_with_its_row_c
     assert result.reason.split("read ")[1].startswith(("0 of 3,000", "1,000 of 3,000"))
     assert (result.rows_read, result.rows_quarantined, result.rows_loaded) == (3000, 3000, 0)
     assert table(lake, "bronze", "meter_readings_power").num_rows == 0
+
+
+def test_a_document_nested_past_the_parsers_limit_is_quarantined(lake, tmp_path) -> None:
+    text = '{"last_updated": 1, "data": {"stations": [{"x": ' + "[" * 1100 + "]" * 1100 + "}]}}"
+    result = ingest_station_status(lake, tmp_path, text)
+    assert (result.status, result.reason) == (
+        "quarantined",
+        "invalid JSON: nested deeper than the reader allows",
+    )
+
+
+def test_parquet_text_views_load_beside_a_refused_row(lake) -> None:
+    """Arrow cannot select rows of a string_view column: the run crashed on the refused row."""
+    rows = power_readings(2, pa.array([1.5, -5.0]))
+    rows = rows.set_column(0, "meter_id", rows.column("meter_id").cast(pa.string_view()))
+    pq.write_table(rows, deliver(lake, POWER, b""))
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert table(lake, "bronze", "meter_readings_power").column("meter_id").to_pylist() == [
+        "PM00000000"
+    ]

@@ -38,6 +38,8 @@ def document_records(text: str, contract: Contract) -> list[dict[str, Any] | Ref
         doc = json.loads(text, object_pairs_hook=noting_repeats)
     except json.JSONDecodeError as err:
         raise UnreadableFile(f"invalid JSON: {err.msg} at line {err.lineno}") from err
+    except (RecursionError, ValueError) as err:  # nested too deep; an integer of 4,301+ digits
+        raise UnreadableFile(f"invalid JSON: {too_much(err)}") from err
     listed, shared = gbfs_records(doc) if fmt == "gbfs" else (open311_records(doc), {})
     escapes = bool(SURROGATE_ESCAPE.search(text))
     if escapes and (problem := lone_surrogate(shared)):
@@ -185,6 +187,13 @@ def refuse_repeats(*envelopes: Any) -> None:
 def envelope_repeat(key: str) -> str:
     """The reason a document whose own fields name `key` twice cannot be read."""
     return f"key {key!r} appears twice in the document's envelope"
+
+
+def too_much(err: RecursionError | ValueError) -> str:
+    """Why Python's `json` gave up on valid JSON: nesting or an integer past its limits."""
+    if isinstance(err, RecursionError):
+        return "nested deeper than the reader allows"
+    return f"a value past the reader's limits ({err})"
 
 
 def named_twice(key: str) -> str:

@@ -30,6 +30,7 @@ from assets.ingest.documents import (
     lone_surrogate,
     named_twice,
     not_an_object,
+    too_much,
 )
 from assets.ingest.scan import FileScan, scan_file
 from assets.ingest.utf8_copy import utf8_copy
@@ -278,6 +279,9 @@ def parse_json_line(text: str, number: int, records: list, lines: list, rejects:
     except RepeatedKey as err:
         rejects.append(Reject(number, stripped, named_twice(err.key)))
         return
+    except (RecursionError, ValueError) as err:  # nested too deep; an integer of 4,301+ digits
+        rejects.append(Reject(number, stripped, f"invalid JSON: {too_much(err)}"))
+        return
     if not isinstance(value, dict):
         rejects.append(Reject(number, stripped, not_an_object(value)))
         return
@@ -355,10 +359,15 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
 
 
 def duckdb_readable(kind: pa.DataType) -> pa.DataType:
-    """A type validation (DuckDB) can take in place of `kind`: half floats widened, 256-bit
-    decimals as text (parsed like any delivered number); everything else as it is."""
+    """A type validation (DuckDB) and Arrow's row selection can take in place of `kind`: half
+    floats widened, 256-bit decimals as text (parsed like any delivered number), text and
+    bytes views as plain text and bytes; everything else as it is."""
     if pa.types.is_float16(kind):
         return pa.float32()
+    if pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_binary_view(kind):
+        return pa.binary()
     if isinstance(kind, pa.Decimal256Type):
         return pa.string()
     return kind
