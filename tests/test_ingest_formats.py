@@ -396,3 +396,15 @@ def test_parquet_text_views_load_beside_a_refused_row(lake) -> None:
     assert table(lake, "bronze", "meter_readings_power").column("meter_id").to_pylist() == [
         "PM00000000"
     ]
+
+
+def test_a_parquet_timestamp_past_duckdbs_range_quarantines_its_file_only(lake) -> None:
+    """Found by fuzzing: DuckDB failed on it and invalidated its connection, so every file of
+    the system in the run failed with it."""
+    good = power_readings(1)
+    bad = good.set_column(2, "read_at", pa.array([10**15], pa.timestamp("s")))
+    pq.write_table(good, deliver(lake, POWER.replace("20261116", "a"), b""))
+    pq.write_table(bad, deliver(lake, POWER.replace("20261116", "b"), b""))
+    results = ingest(lake, contract("meter_readings_power"))
+    assert [(r.status, r.rows_loaded) for r in results] == [("loaded", 1), ("quarantined", 0)]
+    assert results[1].reason.startswith("a value past what validation can hold: ")

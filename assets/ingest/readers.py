@@ -352,10 +352,19 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
             table = pa.Table.from_batches([batch])
             lines = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
             start += batch.num_rows
-            yield RawBatch(table if readable == schema else table.cast(readable), lines)
+            yield RawBatch(table if readable == schema else fitted(table, readable), lines)
     except (pa.ArrowInvalid, OSError) as err:  # before any commit: nothing of it is loaded
         read = f"read {start - 1:,} of {parquet.metadata.num_rows:,} rows"
         raise UnreadableFile(f"damaged Parquet data ({read}): {first_line(err)}") from err
+
+
+def fitted(table: pa.Table, readable: pa.Schema) -> pa.Table:
+    """`table` in the types validation takes; a value they cannot hold (a timestamp past year
+    294247) refuses the file, as DuckDB would fail on it and take its connection down."""
+    try:
+        return table.cast(readable)
+    except pa.ArrowInvalid as err:
+        raise UnreadableFile(f"a value past what validation can hold: {first_line(err)}") from err
 
 
 def duckdb_readable(kind: pa.DataType) -> pa.DataType:
@@ -364,6 +373,8 @@ def duckdb_readable(kind: pa.DataType) -> pa.DataType:
     bytes views as plain text and bytes; everything else as it is."""
     if pa.types.is_float16(kind):
         return pa.float32()
+    if pa.types.is_timestamp(kind) and kind.unit in ("s", "ms"):
+        return pa.timestamp("us", kind.tz)  # a value past DuckDB's range fails here, not there
     if pa.types.is_string_view(kind):
         return pa.string()
     if pa.types.is_binary_view(kind):
