@@ -43,7 +43,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
             if not is_settled(path, now):
                 waiting += 1  # still being written, perhaps: taken on a later tick
                 continue
-            digest, _ = content_hash(path)
+            digest, _ = content_hash(path, contract.settings.path_values(rel))
             by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
         for day, files in sorted(by_day.items()):
             key = hashlib.sha256("".join(sorted(d for _, d in files)).encode()).hexdigest()[:24]

@@ -118,6 +118,12 @@ def drop_custom(doc: dict, name: str) -> None:
         (lambda d: d.update(id="other"), "id", "file name"),
         (lambda d: drop_custom(d, "delimiter") or custom(d).append(prop("delimiter", "；")),
          "customProperties.delimiter", "pattern"),
+        (lambda d: drop_custom(d, "landingPattern")
+         or custom(d).append(prop("landingPattern", "police/alarms_{street_code}.csv")),
+         "customProperties.landingPattern", "a placeholder is a whole folder name"),
+        (lambda d: drop_custom(d, "landingPattern")
+         or custom(d).append(prop("landingPattern", "police/{nobody}/alarms.csv")),
+         "customProperties.landingPattern", "{nobody} is not a column"),
     ],
 )  # fmt: skip
 def test_a_broken_contract_names_the_file_and_the_field(broken, mutate, field, words) -> None:

@@ -722,3 +722,31 @@ def test_json_past_the_parsers_limits_is_a_reject_not_a_crash(lake, value, reaso
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
     [rejected] = table(lake, "quarantine", "door_access_events").to_pylist()
     assert (rejected["source_line"], rejected["reason"][: len(reason)]) == (2, reason)
+
+
+@pytest.mark.parametrize(
+    ("at", "reason"),
+    [  # the first crashed the run: shifting it to local time overflowed
+        ("294247-01-10T00:00:00Z", "is outside the years 1 to 9999; read_at: "),
+        ("infinity", "is not a valid timestamp"),
+        ("epoch", "is not a valid timestamp"),
+    ],
+)
+def test_a_time_past_year_9999_or_a_word_for_a_time_is_refused(lake, at, reason) -> None:
+    deliver(lake, GAS, GAS_HEADER + gas_row(1) + gas_row(2, at=at))
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    [refused] = reasons(lake, "meter_readings_gas")
+    assert refused.startswith(f'read_at: "{at}" {reason}')
+
+
+def test_a_whole_number_column_refuses_what_is_not_a_whole_number(lake) -> None:
+    values = ["2", "3.0", "2.5", "0x10", "1e3", "1_000"]
+    rows = "".join(flat_row(n).replace(",2,2026", f",{v},2026") for n, v in enumerate(values))
+    deliver(lake, "police/flats/flats_20261116.csv", FLATS_HEADER + rows)
+    result = only_file(ingest(lake, contract("flats")))
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 4)
+    assert table(lake, "bronze", "flats").column("registered_occupants").to_pylist() == [2, 3]
+    assert sorted(reasons(lake, "flats")) == [
+        f'registered_occupants: "{v}" is not a valid bigint' for v in sorted(values[2:])
+    ]

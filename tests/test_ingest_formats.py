@@ -202,6 +202,40 @@ def ingest_station_status(lake, tmp_path: Path, text: str):
     return result
 
 
+def test_the_same_bytes_from_two_operators_are_two_deliveries(lake, tmp_path) -> None:
+    """Found by fuzzing: the second operator's file was a `duplicate` of the first by its
+    content hash, and its stations never reached bronze under its name."""
+    text = json.dumps(station_status())
+    for folder in ["hellobike/20261116T0800", "meituan/20261116T0800", "meituan/20261116T0900"]:
+        deliver(lake, f"bike_operators/{folder}/station_status.json", text)
+    results = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    assert [r.status for r in results] == ["loaded", "loaded", "duplicate"]
+    assert results[2].reason.endswith("meituan/20261116T0800/station_status.json")
+    stations = results[0].rows_loaded
+    operators = table(lake, "bronze", "bike_station_status").column("operator").to_pylist()
+    assert stations > 0 and sorted(operators) == ["hellobike"] * stations + ["meituan"] * stations
+
+
+def test_any_placeholder_of_a_landing_pattern_supplies_its_column(lake, tmp_path) -> None:
+    """Found by fuzzing: a placeholder other than {operator} matched no file at all."""
+
+    def by_street(doc: dict) -> None:
+        pattern = next(p for p in doc["customProperties"] if p["property"] == "landingPattern")
+        pattern["value"] = "hotline/{street_code}/requests_*.json"
+
+    request = {
+        "service_request_id": "H202611160001",
+        "status": "received",
+        "service_code": "hotline.move_car",
+        "requested_datetime": "2026-11-16T08:00:00+08:00",
+        "updated_datetime": "2026-11-16T08:00:00+08:00",
+    }
+    deliver(lake, "hotline/ST03/requests_1.json", json.dumps([request]))
+    [result] = ingest(lake, edited_contract(tmp_path, "hotline_12345", by_street))
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    assert table(lake, "bronze", "hotline_12345").column("street_code").to_pylist() == ["ST03"]
+
+
 def gbfs_text(doc: dict, records: list[str]) -> str:
     """A GBFS document around records given as JSON text (which `json.dumps` cannot repeat)."""
     envelope = json.dumps({**doc, "data": {"stations": "RECORDS"}})
@@ -264,6 +298,23 @@ def test_an_open311_xml_request_naming_a_field_twice_is_quarantined(lake, tmp_pa
     assert [q["source_line"] for q in twice] == [1]
     assert "<status>open</status><status>closed</status>" in twice[0]["raw"]
     assert result.rows_read == text.count("<request>")
+
+
+def test_a_refused_xml_request_nested_too_deep_to_write_back_keeps_its_fields(
+    lake, tmp_path
+) -> None:
+    text = (FIXTURES / "open311/requests_many.xml").read_text()
+    deep = "<status>open</status><status>closed</status>" + "<a>" * 1100 + "</a>" * 1100
+    text = text.replace("<status>open</status>", deep, 1)  # serialising it crashed the run
+    deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json", text)
+    [result] = ingest(lake, open311_contract(tmp_path, "open311_xml"))
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined > 1
+    [refused] = [
+        q
+        for q in table(lake, "quarantine", "hotline_12345").to_pylist()
+        if q["reason"] == "key 'status' appears twice in one object"
+    ]
+    assert '"status": "open", "status": "closed", "a": null' in refused["raw"]
 
 
 def test_tables_read_back_with_their_text_as_written_at_any_depth(tmp_path) -> None:
@@ -408,3 +459,15 @@ def test_a_parquet_timestamp_past_duckdbs_range_quarantines_its_file_only(lake) 
     results = ingest(lake, contract("meter_readings_power"))
     assert [(r.status, r.rows_loaded) for r in results] == [("loaded", 1), ("quarantined", 0)]
     assert results[1].reason.startswith("a value past what validation can hold: ")
+
+
+@pytest.mark.parametrize("depth", ["a struct", "a list of structs"])
+def test_a_parquet_struct_naming_two_children_alike_quarantines_the_file(lake, depth) -> None:
+    """Found by fuzzing: DuckDB refused the struct and the run crashed on every retry."""
+    twins = pa.StructArray.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"])
+    if depth == "a list of structs":
+        twins = pa.ListArray.from_arrays(pa.array([0, 1, 2], pa.int32()), twins)
+    pq.write_table(power_readings(2).append_column("extra", twins), deliver(lake, POWER, b""))
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("quarantined", 2, 2)
+    assert result.reason == "field 'extra' holds two fields named 'a'"

@@ -24,3 +24,20 @@ def retyped(kind: pa.DataType, leaf: Callable[[pa.DataType], pa.DataType]) -> pa
 def retyped_schema(schema: pa.Schema, leaf: Callable[[pa.DataType], pa.DataType]) -> pa.Schema:
     """Every field of `schema` retyped by `leaf`."""
     return pa.schema([f.with_type(retyped(f.type, leaf)) for f in schema])
+
+
+def repeated_child(kind: pa.DataType) -> str | None:
+    """A name that a struct in `kind`, at any depth, gives two of its children, or None (DuckDB
+    cannot read such a struct, and which child is meant is unclear)."""
+    if pa.types.is_struct(kind):
+        names = [child.name for child in kind.fields]
+        if repeat := next((n for i, n in enumerate(names) if n in names[:i]), None):
+            return repeat
+        children = [child.type for child in kind.fields]
+    elif pa.types.is_map(kind):
+        children = [kind.key_type, kind.item_type]
+    elif hasattr(kind, "value_type") and not pa.types.is_dictionary(kind):  # lists of any kind
+        children = [kind.value_type]
+    else:
+        return None
+    return next((name for child in children if (name := repeated_child(child))), None)

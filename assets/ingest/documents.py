@@ -84,11 +84,20 @@ def xml_requests(text: str) -> list[dict[str, Any] | Refused]:
         raise UnreadableFile(f"invalid XML: {err}") from err
     requests = [noting_repeats([(local(c.tag), c.text) for c in request]) for request in root]
     return [
-        Refused(ET.tostring(element, encoding="unicode").strip(), named_twice(request.key))
+        Refused(element_text(element, request), named_twice(request.key))
         if isinstance(request, KeyNamedTwice)
         else request
         for element, request in zip(root, requests, strict=True)
     ]
+
+
+def element_text(element: ET.Element, request: KeyNamedTwice) -> str:
+    """A refused request as its XML text; nested past what serialising can walk (Python's
+    recursion limit), as the fields read from it, in JSON."""
+    try:
+        return ET.tostring(element, encoding="unicode").strip()
+    except RecursionError:
+        return as_delivered(request)
 
 
 def local(tag: str) -> str:

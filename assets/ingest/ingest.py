@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
-from assets.ingest.landing import landing_files, named_files, path_constants, system_lock
+from assets.ingest.landing import landing_files, named_files, system_lock
 from assets.ingest.prefetch import prefetched
 from assets.ingest.readers import delimiter_hint, delivered_rows, read_batches
 from assets.ingest.scan import FileScan, content_hash, scan_file
@@ -89,7 +89,8 @@ class SystemIngest:
         already taken in to their first path; it is updated with this group's files."""
         results, todo = [], []
         for path, rel in files:
-            digest, size = content_hash(path)  # a re-delivery costs this pass only
+            # a re-delivery costs this pass only
+            digest, size = content_hash(path, self.contract.settings.path_values(rel))
             result = FileResult(
                 self.contract.id,
                 rel,
@@ -217,7 +218,7 @@ class SystemIngest:
         table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
         lines = pa.concat_arrays([r.lines for r in raws]) if raws else pa.array([], pa.int64())
         raw = RawBatch(table, lines, [j for r in raws for j in r.rejects])
-        return with_constants(raw, path_constants(self.contract, result.path))
+        return with_constants(raw, self.contract.settings.path_values(result.path) or {})
 
     def read(self, path: Path, scan: FileScan) -> Iterator[RawBatch]:
         """The file's batches; a file whose field names are ambiguous cannot be read."""
@@ -294,7 +295,7 @@ class SystemIngest:
     def _valid_rows(
         self, path: Path, scan: FileScan, result: FileResult, quarantined: Spool, late: list[str]
     ) -> Iterator[pa.Table]:
-        constants = path_constants(self.contract, result.path)
+        constants = self.contract.settings.path_values(result.path) or {}
         at = datetime.now(UTC)
         carried: list[str] | None = None  # extra fields of every batch: the first's, and late
         with (

@@ -1,20 +1,17 @@
-"""The landing zone: which files belong to which contract, and what their paths say."""
+"""The landing zone: which files belong to a contract, when they arrived, one ingest at a time."""
 
 from __future__ import annotations
 
 import fcntl
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from assets.registry import Contract
 
 DELIVERY_ZONE = ZoneInfo("Asia/Shanghai")
-TOKEN = re.compile(r"^\{([a-z_]+)\}$")
 
 
 def landing_files(root: Path, contract: Contract) -> list[tuple[Path, str]]:
@@ -57,21 +54,6 @@ def pattern_bases(root: Path, patterns: list[str]) -> list[Path]:
         if base.is_dir() and not any(base.is_relative_to(b) for b in bases):
             bases = [b for b in bases if not b.is_relative_to(base)] + [base]
     return bases
-
-
-def path_constants(contract: Contract, rel: str) -> dict[str, str]:
-    """Values of `{token}` folders in the matching pattern, e.g. {"operator": "hellobike"}."""
-    parts = PurePosixPath(rel).parts
-    for pattern in contract.settings.landing_patterns:
-        wanted = PurePosixPath(pattern).parts
-        if len(wanted) != len(parts):
-            continue
-        globs = [("*" if TOKEN.match(w) else w) for w in wanted]
-        if all(map(fnmatchcase, parts, globs)):
-            return {
-                m.group(1): p for w, p in zip(wanted, parts, strict=True) if (m := TOKEN.match(w))
-            }
-    return {}
 
 
 @contextmanager

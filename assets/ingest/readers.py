@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from assets.ingest.arrow_types import retyped_schema
+from assets.ingest.arrow_types import repeated_child, retyped_schema
 from assets.ingest.batches import RawBatch, Reject, UnreadableFile
 from assets.ingest.csv_lines import RowLines, quote_left_open
 from assets.ingest.documents import (
@@ -345,6 +345,9 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:  # the last: a column's name
         raise UnreadableFile(f"not a readable Parquet file: {first_line(err)}") from err
     schema = parquet.schema_arrow
+    for field in schema:
+        if twice := repeated_child(field.type):
+            raise UnreadableFile(f"field {field.name!r} holds two fields named {twice!r}")
     readable = retyped_schema(schema, duckdb_readable)  # at any depth
     start = 1
     try:

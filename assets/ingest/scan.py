@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,15 +35,22 @@ class FileScan:
     cr_lines: bool = False  # lines end in "\r" alone (old Mac OS exports): read from a copy
 
 
-def new_digest() -> blake3:
+def new_digest(key: bytes | None = None) -> blake3:
     """The content hash: BLAKE3 (256-bit, cryptographic), about 5x SHA-256's speed here, and
     the hash is all a re-delivered file costs; on every core for large chunks."""
-    return blake3(max_threads=blake3.AUTO)
+    if key is None:
+        return blake3(max_threads=blake3.AUTO)
+    return blake3(key=key, max_threads=blake3.AUTO)
 
 
-def content_hash(path: Path) -> tuple[str, int]:
-    """The content hash of the bytes (hex) and the size."""
-    digest, size = new_digest(), 0
+def content_hash(path: Path, path_values: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """A delivery's identity (hex) and its size: the hash of its bytes, keyed by the values
+    its path supplies if any (`{operator}`): the same bytes from two operators are two
+    deliveries, whose rows each carry their own operator."""
+    key = None
+    if path_values:
+        key = blake3(json.dumps(sorted(path_values.items())).encode()).digest()
+    digest, size = new_digest(key), 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)

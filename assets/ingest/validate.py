@@ -43,6 +43,9 @@ DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
 PARTITION = "event_date"  # bronze's partition column: no delivered field may take its name
 EARLIEST_EVENT = "2000-01-01"
+# Times and dates outside years 1-9999 are refused: Python, pandas and Delta's readers cannot hold
+# them, and DuckDB's `infinity` (which it parses) is one.
+TIME_RANGE = ("0001-01-01", "9999-12-31 23:59:59")
 SQL_TYPES = {
     "VARCHAR": "VARCHAR",
     "BIGINT": "BIGINT",
@@ -127,30 +130,46 @@ def typed_value(col: Column, text: str, zone: str) -> str:
     if kind == "TIMESTAMP":
         formats = "[" + ", ".join(map(literal, LOCAL_FORMATS)) + "]"
         # coalesce() evaluates each fallback only for the rows still missing a value.
-        return (
+        return numeric_only(
             f"coalesce({local_to_utc(f'try_strptime({text}, {literal(COMMON_FORMAT)})', zone)}, "
             f"timezone('UTC', try_cast({text} AS TIMESTAMPTZ)), "  # ISO 8601, offset or not
             f"{local_to_utc(f'try_strptime({text}, {formats})', zone)}, "
             f"CASE WHEN regexp_full_match({text}, '\\d{{10}}(\\.\\d+)?') "
-            f"THEN timezone('UTC', to_timestamp(try_cast({text} AS DOUBLE))) END)"
+            f"THEN timezone('UTC', to_timestamp(try_cast({text} AS DOUBLE))) END)",
+            text,
         )
     if kind == "DATE":
         formats = "[" + ", ".join(map(literal, DATE_FORMATS)) + "]"
-        return f"coalesce(try_cast({text} AS DATE), CAST(try_strptime({text}, {formats}) AS DATE))"
+        dates = f"coalesce(try_cast({text} AS DATE), CAST(try_strptime({text}, {formats}) AS DATE))"
+        return numeric_only(dates, text)
     if kind == "BOOLEAN":
         # Not `IN (...)`: DuckDB plans an IN list as a join, far slower than a cast.
         return (
             f"coalesce(try_cast({text} AS BOOLEAN), "
             f"CASE {text} WHEN '是' THEN true WHEN '否' THEN false END)"
         )
+    if kind == "BIGINT":
+        # DuckDB's cast rounds `2.5` and reads `0x10`, `1e3` and `1_000`; a whole number only.
+        whole = f"regexp_full_match({text}, '[+-]?[0-9]+(\\.0*)?')"
+        return f"CASE WHEN {whole} THEN try_cast({text} AS BIGINT) END"
     return f"try_cast({text} AS {SQL_TYPES[kind]})"
+
+
+def numeric_only(parsed: str, text: str) -> str:
+    """SQL: a time parsed from text that starts with a digit. DuckDB's casts and `strptime` also
+    read words (`epoch` is 1970, `infinity` is past any time), which no unit means as a time."""
+    return f"CASE WHEN ascii({text}) BETWEEN 48 AND 57 THEN {parsed} END"
 
 
 Check = tuple[str, str]  # (SQL condition true when the row fails, SQL message)
 
 
-def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> list[Check]:
-    """The column's checks: a failing condition and a message naming column, value and rule."""
+def column_checks(
+    col: Column, raw: str, value: str, is_event_time: bool, is_version: bool = False
+) -> list[Check]:
+    """The column's checks: a failing condition and a message naming column, value and rule.
+    The event time must fall between EARLIEST_EVENT and tomorrow; a version time must not be in
+    the future either, or no later state of its record would ever count as newer."""
     name, kind, opts = col.name, col.physicalType, col.logicalTypeOptions
     checks = []
     if col.required:
@@ -165,6 +184,14 @@ def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> lis
     if kind == "DOUBLE":
         checks.append(
             (f"NOT isfinite({value})", f"'{name}: ' || {shown(raw)} || ' is not a finite number'")
+        )
+    if kind in ("TIMESTAMP", "DATE"):
+        first, last = (f"{kind} '{bound}'" for bound in TIME_RANGE)
+        checks.append(
+            (
+                f"{value} NOT BETWEEN {first} AND {last}",
+                f"'{name}: ' || {shown(raw)} || ' is outside the years 1 to 9999'",
+            )
         )
     if opts.pattern:
         checks.append(
@@ -200,17 +227,20 @@ def column_checks(col: Column, raw: str, value: str, is_event_time: bool) -> lis
                 f"'{name}: ' || length({value}) || ' characters, longer than {limit}'",
             )
         )
-    if is_event_time:
-        checks += [
+    if is_event_time or (is_version and kind in ("TIMESTAMP", "DATE")):
+        checks.append(
             (
                 f"{value} > timezone('UTC', now()) + INTERVAL 1 DAY",
                 f"'{name}: ' || {shown(raw)} || ' is in the future'",
-            ),
+            )
+        )
+    if is_event_time:
+        checks.append(
             (
                 f"{value} < TIMESTAMP '{EARLIEST_EVENT}'",
                 f"'{name}: ' || {shown(raw)} || ' is before {EARLIEST_EVENT}'",
-            ),
-        ]
+            )
+        )
     return checks
 
 
@@ -313,7 +343,8 @@ class Validator:
             values.append(f"CAST({value} AS {kind}) AS __v{i}")
             outputs.append(f"__v{i} AS {ident(col.name)}")
             is_event_time = col.name == self.contract.event_time_column
-            checks += column_checks(col, f"__r{i}", f"__v{i}", is_event_time)
+            is_version = col.name == self.contract.settings.version_column
+            checks += column_checks(col, f"__r{i}", f"__v{i}", is_event_time, is_version)
         present = self.extra_fields(schema)
         fields = [*also, *(n for n in present if n not in also)]  # one order in every batch
         extras = [ident(c) for c in self.extra_columns(fields)]
@@ -326,13 +357,17 @@ class Validator:
         names = self.contract.column_names
         key = ", ".join(f"__v{names.index(k)}" for k in self.dedupe_key)
         event = f"__v{names.index(self.contract.event_time_column)}"
+        local = event
         if self.contract.column(self.contract.event_time_column).physicalType == "TIMESTAMP":
-            event = utc_to_local(event, self.contract.settings.timezone)
+            local = utc_to_local(event, self.contract.settings.timezone)
+        # Only inside TIME_RANGE: shifting a time near DuckDB's last one would overflow.
+        first, last = (f"TIMESTAMP '{bound}'" for bound in TIME_RANGE)
+        event_date = f"CASE WHEN {event} BETWEEN {first} AND {last} THEN CAST({local} AS DATE) END"
         return (
             f"WITH normalised AS (SELECT {', '.join(raws + carried)}, _line, _row FROM batch), "
             f"typed AS (SELECT *, {', '.join(values)} FROM normalised) "
             f"SELECT {', '.join(outputs + extras)}, _line, _row, {reason} AS _reason, "
-            f"hash({key}) AS _key_hash, CAST({event} AS DATE) AS _event_date FROM typed"
+            f"hash({key}) AS _key_hash, {event_date} AS _event_date FROM typed"
         )
 
     @property

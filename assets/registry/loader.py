@@ -7,7 +7,7 @@ Every failure is a `ContractError` naming the file and the field, e.g.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from assets.registry.errors import ContractError
 from assets.registry.models import (
     LOGICAL_OF_PHYSICAL,
+    PLACEHOLDER,
     Contract,
     ContractDocument,
     SystemSettings,
@@ -23,7 +24,6 @@ from assets.registry.models import (
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 SLA_UNIT_HOURS = {"m": 1 / 60, "min": 1 / 60, "h": 1.0, "hours": 1.0, "d": 24.0, "days": 24.0}
-PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
 def read_yaml(path: Path) -> Any:
@@ -160,10 +160,17 @@ def check_settings(path: Path, settings: SystemSettings, columns: dict[str, Any]
                 "updateSemantics upsert needs versionColumn naming a TIMESTAMP column",
             )
     for pattern in settings.landing_patterns:
-        for name in PLACEHOLDER.findall(pattern):
-            if name not in columns:
+        for segment in PurePosixPath(pattern).parts:
+            token = PLACEHOLDER.fullmatch(segment)
+            if token is None and ("{" in segment or "}" in segment):
                 raise ContractError(
-                    path, "customProperties.landingPattern", f"{{{name}}} is not a column"
+                    path,
+                    "customProperties.landingPattern",
+                    f"{segment!r}: a placeholder is a whole folder name, such as {{operator}}",
+                )
+            if token is not None and token.group(1) not in columns:
+                raise ContractError(
+                    path, "customProperties.landingPattern", f"{segment} is not a column"
                 )
 
 

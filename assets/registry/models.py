@@ -7,12 +7,15 @@ gives those a checked shape. Unknown keys are refused inside a column so that a 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")  # a landing pattern's `{column}`
 
 
 class Tier(StrEnum):
@@ -167,15 +170,27 @@ class SystemSettings(BaseModel):
     delimiter: str = Field(",", pattern=r"^[\x01-\x7f]$")
     quote_char: str = Field('"', alias="quoteChar", pattern=r"^[\x01-\x7f]$")
 
-    def matches(self, rel_path: str) -> bool:
-        """Whether a path under landing/ belongs to this system: glob per path segment,
-        with `{operator}` standing for any one folder name."""
+    def path_values(self, rel_path: str) -> dict[str, str] | None:
+        """The values a path under landing/ supplies through the pattern it matches, or None
+        when it belongs to another system: patterns glob per path segment, and a placeholder
+        (`{operator}`) is one whole segment, e.g. `bike_operators/{operator}/*/...` gives
+        {"operator": "hellobike"}."""
         parts = PurePosixPath(rel_path).parts
         for pattern in self.landing_patterns:
-            wanted = PurePosixPath(pattern.replace("{operator}", "*")).parts
-            if len(wanted) == len(parts) and all(map(fnmatchcase, parts, wanted)):
-                return True
-        return False
+            wanted = PurePosixPath(pattern).parts
+            if len(wanted) != len(parts):
+                continue
+            tokens = [PLACEHOLDER.fullmatch(segment) for segment in wanted]
+            globs = [
+                "*" if token else segment for token, segment in zip(tokens, wanted, strict=True)
+            ]
+            if all(map(fnmatchcase, parts, globs)):
+                return {t.group(1): part for t, part in zip(tokens, parts, strict=True) if t}
+        return None
+
+    def matches(self, rel_path: str) -> bool:
+        """Whether a path under landing/ belongs to this system."""
+        return self.path_values(rel_path) is not None
 
 
 class ContractDocument(BaseModel):
