@@ -201,6 +201,27 @@ def test_normalisation_full_width_digits_and_every_date_format_to_utc(lake) -> N
     assert set(bronze.column("event_date").to_pylist()) == {datetime(2026, 11, 16).date()}
 
 
+def test_keys_that_only_look_alike_are_one_key(lake) -> None:
+    """Full-width letters, zero-width spaces and direction marks made one meter several."""
+    meters = [
+        "GM00000001",
+        "ＧＭ00000001",
+        "GM00000001\u200b",
+        "\u200fGM0000000１",
+        "\ufeffGM00000001",
+    ]
+    rows = "".join(gas_row(1).replace("GM00000001", m, 1) for m in meters)
+    deliver(lake, GAS, GAS_HEADER + rows)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 4)
+    assert table(lake, "bronze", "meter_readings_gas").column("meter_id").to_pylist() == [
+        "GM00000001"
+    ]
+    assert set(reasons(lake, "meter_readings_gas")) == {
+        "duplicate row (same key earlier in the file)"
+    }
+
+
 def set_timezone(doc: dict, zone: str) -> None:
     """A contract whose naive local times are in another zone."""
     prop = next(p for p in doc["customProperties"] if p["property"] == "timezone")
@@ -372,6 +393,7 @@ def test_delivered_fields_named_like_ours_keep_their_values_under_their_own_name
 
 def test_full_width_field_names_match_and_chinese_ones_are_kept_as_named(lake) -> None:
     header = GAS_HEADER.replace("meter_id", "ＭＥＴＥＲ＿ＩＤ").strip() + ",备注\n"
+    header = header.replace("flat_id", "\u200eflat_id\u200b")  # direction mark, zero width
     deliver(lake, GAS, header + gas_row(1).strip() + ",表在楼道\n")
     result = only_file(ingest(lake, contract("meter_readings_gas")))
     assert (result.status, result.rows_loaded) == ("loaded", 1)

@@ -2,7 +2,8 @@
 
 Each contract column becomes a typed value and a list of checks, each check an SQL expression that
 is NULL when the row passes and a message naming the column, the value and the rule when it fails.
-Normalisation: surrounding blanks trimmed, empty text is missing, full-width digits become ASCII,
+Normalisation: surrounding blanks trimmed, empty text is missing, full-width digits and letters
+become ASCII, invisible format characters (zero-width spaces, direction marks) are dropped,
 and every time becomes UTC (naive local times are read in the contract's time zone).
 
 The query is on the ingest's hot path, so each expression takes the cheap road for the common
@@ -13,6 +14,7 @@ units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's time zone conversion (see `local_
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ import pyarrow.compute as pc
 
 from assets.registry import Column, Contract
 
-FULLWIDTH, ASCII = "０１２３４５６７８９", "0123456789"
+ASCII = string.digits + string.ascii_letters
+FULLWIDTH = "".join(chr(ord(c) + 0xFEE0) for c in ASCII)  # ０..９, Ａ..Ｚ, ａ..ｚ
 COMMON_FORMAT = "%Y-%m-%d %H:%M:%S"  # most exports; parsed first, without ICU
 LOCAL_FORMATS = [
     "%Y/%m/%d %H:%M:%S",
@@ -253,14 +256,17 @@ def reason_sql(checks: list[Check]) -> str:
 
 
 def normalised(source: Source) -> str:
-    """Text trimmed, empty as missing, full-width digits as ASCII; typed sources as they are.
-    Most values are ASCII with no blank at either end: those skip trim and translate."""
+    """Text trimmed, empty as missing, full-width digits and letters as ASCII, without format
+    characters (Unicode's Cf: zero-width spaces and joiners, direction marks, a stray BOM),
+    which make `S1` and `S1\u200b` two keys that look alike; typed sources as they are. Most
+    values are ASCII with no blank at either end: those skip all but the check for blanks."""
     if not source.is_text:
         return source.expr
     text = source.expr
     return (
-        f"CASE WHEN strlen({text}) <> length({text}) "  # multi-byte: full-width digits possible
-        f"THEN nullif(trim(translate({text}, '{FULLWIDTH}', '{ASCII}')), '') "
+        f"CASE WHEN strlen({text}) <> length({text}) "  # multi-byte: full width, Cf possible
+        f"THEN nullif(trim(regexp_replace(translate({text}, '{FULLWIDTH}', '{ASCII}'), "
+        "'\\p{Cf}', '', 'g')), '') "
         f"WHEN prefix({text}, ' ') OR suffix({text}, ' ') THEN nullif(trim({text}), '') "
         f"ELSE nullif({text}, '') END"
     )
@@ -425,8 +431,9 @@ def repeated_field(table: pa.Table) -> str | None:
 
 def field_key(name: str) -> str:
     """What a delivered field name is matched by: full-width letters and digits as ASCII
-    (NFKC), surrounding blanks and case aside."""
-    return unicodedata.normalize("NFKC", name).strip().lower()
+    (NFKC), surrounding blanks, case and invisible format characters (Cf) aside."""
+    visible = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFKC", visible).strip().lower()
 
 
 def field_alias(position: int) -> str:
