@@ -577,6 +577,16 @@ def test_a_file_quarantined_whole_counts_its_non_empty_data_lines(lake, old_mac)
     assert (result.rows_read, result.rows_quarantined) == (3, 3)  # the two empty lines are not rows
 
 
+def test_a_file_quarantined_whole_counts_rows_whose_values_hold_line_breaks_once(lake) -> None:
+    note = '"a note\n\non three lines"'
+    rows = [gas_row(n).strip() + "," + note + "\n" for n in (1, 2)]
+    body = GAS_HEADER.replace("flat_id", "flat").strip() + ",note\n" + "".join(rows)
+    deliver(lake, GAS, body)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.reason) == ("quarantined", "missing required column(s): flat_id")
+    assert (result.rows_read, result.rows_quarantined) == (2, 2)
+
+
 def test_a_json_line_naming_a_key_twice_is_rejected_not_guessed(lake) -> None:
     good = json.dumps(DOOR_EVENT)
     twice = good.replace('"method": "card"', '"method": "card", "method": "face"')

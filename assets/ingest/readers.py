@@ -67,11 +67,25 @@ def delivered_rows(path: Path, scan: FileScan, contract: Contract) -> int:
     if fmt not in LINE_FORMATS:
         return 1
     header = 1 if fmt == "csv" else 0
+    if header and scan.quoted and (records := csv_records(path, scan, contract)) is not None:
+        return max(records - header, 0)  # quoted values may hold line breaks
     if scan.cr_lines or scan.encoding == "utf-16":  # the scan's line counts do not hold
         with open(path, encoding=scan.encoding, errors="replace") as handle:  # any line ending
             filled = sum(line.lstrip("\ufeff") not in ("\n", "") for line in handle)
         return max(filled - header, 0)
     return max(scan.lines - len(scan.blank_lines) - header, 0)
+
+
+def csv_records(path: Path, scan: FileScan, contract: Contract) -> int | None:
+    """The non-empty CSV records of a file, header included, or None when Python's csv cannot
+    tell them (a quote never closed runs past its field limit)."""
+    settings = contract.settings
+    with open(path, encoding=scan.encoding, errors="replace", newline="") as handle:
+        records = csv.reader(handle, delimiter=settings.delimiter, quotechar=settings.quote_char)
+        try:
+            return sum(1 for record in records if record)
+        except csv.Error:
+            return None
 
 
 def read_copy(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatch]:
