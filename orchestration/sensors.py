@@ -12,10 +12,10 @@ from assets.ingest.landing import (
     DELIVERY_ZONE,
     SETTLE_SECONDS,
     delivery_date,
+    delivery_hash,
     is_settled,
     landing_files,
 )
-from assets.ingest.scan import content_hash
 from assets.lake import LakeResource
 from assets.registry import load_contracts
 
@@ -43,10 +43,14 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
             if not is_settled(path, now):
                 waiting += 1  # still being written, perhaps: taken on a later tick
                 continue
-            digest, _ = content_hash(path, contract.settings.path_values(rel))
+            digest, _ = delivery_hash(contract, path, rel)
             by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
         for day, files in sorted(by_day.items()):
-            key = hashlib.sha256("".join(sorted(d for _, d in files)).encode()).hexdigest()[:24]
+            # Paths too: a copy re-sent under a new name needs its own run (to be ledgered a
+            # duplicate); with the content hashes alone it would repeat its original's key,
+            # which Dagster skips, and stay pending for ever.
+            delivered = "\n".join(sorted(f"{rel}\0{digest}" for rel, digest in files))
+            key = hashlib.sha256(delivered.encode()).hexdigest()[:24]
             yield dg.RunRequest(
                 run_key=f"{contract.id}:{key}",
                 asset_selection=[bronze_key(contract)],

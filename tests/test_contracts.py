@@ -94,6 +94,13 @@ def drop_custom(doc: dict, name: str) -> None:
     doc["customProperties"] = [p for p in custom(doc) if p["property"] != name]
 
 
+def landing_pattern(value: str):
+    """A mutation giving the contract this one landing pattern."""
+    return lambda d: (
+        drop_custom(d, "landingPattern") or custom(d).append(prop("landingPattern", value))
+    )
+
+
 @pytest.mark.parametrize(
     ("mutate", "field", "words"),
     [
@@ -118,12 +125,14 @@ def drop_custom(doc: dict, name: str) -> None:
         (lambda d: d.update(id="other"), "id", "file name"),
         (lambda d: drop_custom(d, "delimiter") or custom(d).append(prop("delimiter", "；")),
          "customProperties.delimiter", "pattern"),
-        (lambda d: drop_custom(d, "landingPattern")
-         or custom(d).append(prop("landingPattern", "police/alarms_{street_code}.csv")),
+        (landing_pattern("police/alarms_{street_code}.csv"),
          "customProperties.landingPattern", "a placeholder is a whole folder name"),
-        (lambda d: drop_custom(d, "landingPattern")
-         or custom(d).append(prop("landingPattern", "police/{nobody}/alarms.csv")),
+        (landing_pattern("police/{nobody}/alarms.csv"),
          "customProperties.landingPattern", "{nobody} is not a column"),
+        (landing_pattern("police/{street_code}/{street_code}/a.csv"),
+         "customProperties.landingPattern", "{street_code} appears twice"),
+        (landing_pattern("police\\alarms_*.csv"),
+         "customProperties.landingPattern", "not '\\'"),
     ],
 )  # fmt: skip
 def test_a_broken_contract_names_the_file_and_the_field(broken, mutate, field, words) -> None:

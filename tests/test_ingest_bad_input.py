@@ -7,12 +7,20 @@ import io
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from assets.ingest.validate import fixed_offset
-from tests.ingest_support import contract, deliver, edited_contract, ingest, reasons, table
+from tests.ingest_support import (
+    column,
+    contract,
+    deliver,
+    edited_contract,
+    ingest,
+    reasons,
+    table,
+)
 
 GAS = "gas_company/meter_readings/gas_readings_20261116.csv"
 GAS_HEADER = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
@@ -770,6 +778,37 @@ def test_a_time_past_year_9999_or_a_word_for_a_time_is_refused(lake, at, reason)
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     [refused] = reasons(lake, "meter_readings_gas")
     assert refused.startswith(f'read_at: "{at}" {reason}')
+
+
+def test_a_date_event_column_refuses_dates_past_any_timestamp(lake, tmp_path) -> None:
+    """A date compared with a timestamp is cast to one: past year 294247 that crashed the run."""
+
+    def dated(doc: dict) -> None:
+        column(doc, "read_at").update(physicalType="DATE", logicalType="date")
+
+    rows = gas_row(1, at="2026-11-16") + gas_row(2, at="294248-01-01") + gas_row(3, at="1999-12-31")
+    deliver(lake, GAS, GAS_HEADER + rows)
+    result = only_file(ingest(lake, edited_contract(tmp_path, "meter_readings_gas", dated)))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    assert table(lake, "bronze", "meter_readings_gas").column("event_date").to_pylist() == [
+        datetime(2026, 11, 16).date()
+    ]
+    assert sorted(reasons(lake, "meter_readings_gas")) == [
+        'read_at: "1999-12-31" is before 2000-01-01',
+        'read_at: "294248-01-01" is outside the years 1 to 9999; '
+        'read_at: "294248-01-01" is in the future',
+    ]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Phoenix"])  # east, west of UTC
+def test_naive_times_in_a_zone_of_fixed_offset_become_utc(lake, tmp_path, zone) -> None:
+    """A zone west of UTC wrote `INTERVAL -25200 SECOND`, which DuckDB cannot parse."""
+    deliver(lake, GAS, GAS_HEADER + gas_row(1, at="2026-11-16 06:00:00"))
+    zoned = edited_contract(tmp_path, "meter_readings_gas", lambda d: set_timezone(d, zone))
+    only_file(ingest(lake, zoned))
+    [read_at] = table(lake, "bronze", "meter_readings_gas").column("read_at").to_pylist()
+    hours = {"Asia/Shanghai": -8, "America/Phoenix": 7}[zone]
+    assert read_at == datetime(2026, 11, 16, 6, tzinfo=UTC) + timedelta(hours=hours)
 
 
 def test_a_whole_number_column_refuses_what_is_not_a_whole_number(lake) -> None:

@@ -97,6 +97,9 @@ def test_the_landing_sensor_requests_runs_keyed_by_content(lake) -> None:
         run_config=request.run_config,
     )
     assert sensor_requests(lake) == []  # ingested: nothing more to do
+    settle(deliver(lake, GAS.replace(".csv", "_resent.csv"), BODY))  # the same bytes again
+    [resent] = sensor_requests(lake)
+    assert resent.run_key != request.run_key  # Dagster would skip a run key it has seen
 
 
 def test_a_file_that_breaks_the_ingest_holds_back_no_other_and_fails_the_run(

@@ -27,12 +27,15 @@ def retyped_schema(schema: pa.Schema, leaf: Callable[[pa.DataType], pa.DataType]
 
 
 def repeated_child(kind: pa.DataType) -> str | None:
-    """A name that a struct in `kind`, at any depth, gives two of its children, or None (DuckDB
-    cannot read such a struct, and which child is meant is unclear)."""
+    """Names that a struct in `kind`, at any depth, gives two of its children alike, case aside
+    as DuckDB reads them (`'a'`, or `'x' and 'X'`), or None: DuckDB cannot read such a struct,
+    and which child is meant is unclear."""
     if pa.types.is_struct(kind):
-        names = [child.name for child in kind.fields]
-        if repeat := next((n for i, n in enumerate(names) if n in names[:i]), None):
-            return repeat
+        seen: dict[str, str] = {}
+        for name in (child.name for child in kind.fields):
+            if (twin := seen.get(name.lower())) is not None:
+                return repr(twin) if twin == name else f"{twin!r} and {name!r}"
+            seen[name.lower()] = name
         children = [child.type for child in kind.fields]
     elif pa.types.is_map(kind):
         children = [kind.key_type, kind.item_type]
@@ -40,4 +43,4 @@ def repeated_child(kind: pa.DataType) -> str | None:
         children = [kind.value_type]
     else:
         return None
-    return next((name for child in children if (name := repeated_child(child))), None)
+    return next((names for child in children if (names := repeated_child(child))), None)

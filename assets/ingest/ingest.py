@@ -21,10 +21,10 @@ import pyarrow.compute as pc
 
 from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
-from assets.ingest.landing import landing_files, named_files, system_lock
+from assets.ingest.landing import delivery_hash, landing_files, named_files, system_lock
 from assets.ingest.prefetch import prefetched
 from assets.ingest.readers import delimiter_hint, delivered_rows, read_batches
-from assets.ingest.scan import FileScan, content_hash, scan_file
+from assets.ingest.scan import FileScan, scan_file
 from assets.ingest.spool import Spool
 from assets.ingest.tables import (
     LEDGER_SCHEMA,
@@ -90,7 +90,7 @@ class SystemIngest:
         results, todo = [], []
         for path, rel in files:
             # a re-delivery costs this pass only
-            digest, size = content_hash(path, self.contract.settings.path_values(rel))
+            digest, size = delivery_hash(self.contract, path, rel)
             result = FileResult(
                 self.contract.id,
                 rel,
@@ -218,7 +218,7 @@ class SystemIngest:
         table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
         lines = pa.concat_arrays([r.lines for r in raws]) if raws else pa.array([], pa.int64())
         raw = RawBatch(table, lines, [j for r in raws for j in r.rejects])
-        return with_constants(raw, self.contract.settings.path_values(result.path) or {})
+        return with_constants(raw, self.contract.settings.path_values(result.path))
 
     def read(self, path: Path, scan: FileScan) -> Iterator[RawBatch]:
         """The file's batches; a file whose field names are ambiguous cannot be read."""
@@ -295,7 +295,7 @@ class SystemIngest:
     def _valid_rows(
         self, path: Path, scan: FileScan, result: FileResult, quarantined: Spool, late: list[str]
     ) -> Iterator[pa.Table]:
-        constants = self.contract.settings.path_values(result.path) or {}
+        constants = self.contract.settings.path_values(result.path)
         at = datetime.now(UTC)
         carried: list[str] | None = None  # extra fields of every batch: the first's, and late
         with (
@@ -445,10 +445,10 @@ def kept_as_text(fields: list[str]) -> str:
     return f"fields not in the contract, kept as text: {', '.join(fields)}"
 
 
-def with_constants(raw: RawBatch, constants: dict[str, str]) -> RawBatch:
+def with_constants(raw: RawBatch, constants: dict[str, str] | None) -> RawBatch:
     """Columns a file's path supplies (e.g. `{operator}`), where its rows do not carry them."""
     table = raw.table
-    for name, value in constants.items():
+    for name, value in (constants or {}).items():
         if name not in table.column_names and table.num_rows:
             table = table.append_column(name, repeated(value, table.num_rows))
     return RawBatch(table, raw.lines, raw.rejects)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
+from assets.ingest.scan import content_hash
 from assets.registry import Contract
 
 DELIVERY_ZONE = ZoneInfo("Asia/Shanghai")
@@ -33,6 +34,12 @@ def named_files(root: Path, contract: Contract, names: set[str]) -> list[tuple[P
     does not walk the landing zone, which grows with every day kept."""
     named = [(root / rel, rel) for rel in sorted(names)]
     return [(path, rel) for path, rel in named if is_landing_file(path, rel, contract)]
+
+
+def delivery_hash(contract: Contract, path: Path, rel: str) -> tuple[str, int]:
+    """A landed file's identity (hex) and size: its content hash, keyed by the values its path
+    supplies to the contract's rows (`{operator}`), if any."""
+    return content_hash(path, contract.settings.path_values(rel))
 
 
 def is_landing_file(path: Path, rel: str, contract: Contract) -> bool:

@@ -78,10 +78,12 @@ def delivered_rows(path: Path, scan: FileScan, contract: Contract) -> int:
 
 def csv_records(path: Path, scan: FileScan, contract: Contract) -> int | None:
     """The non-empty CSV records of a file, header included, or None when Python's csv cannot
-    tell them (a quote never closed runs past its field limit)."""
+    tell them (strict: a quote never closed is an error, not a last record swallowing the rest)."""
     settings = contract.settings
     with open(path, encoding=scan.encoding, errors="replace", newline="") as handle:
-        records = csv.reader(handle, delimiter=settings.delimiter, quotechar=settings.quote_char)
+        records = csv.reader(
+            handle, delimiter=settings.delimiter, quotechar=settings.quote_char, strict=True
+        )
         try:
             return sum(1 for record in records if record)
         except csv.Error:
@@ -361,7 +363,7 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     schema = parquet.schema_arrow
     for field in schema:
         if twice := repeated_child(field.type):
-            raise UnreadableFile(f"field {field.name!r} holds two fields named {twice!r}")
+            raise UnreadableFile(f"field {field.name!r} holds two fields named {twice}")
     readable = retyped_schema(schema, duckdb_readable)  # at any depth
     start = 1
     try:

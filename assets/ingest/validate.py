@@ -3,7 +3,7 @@
 Each contract column becomes a typed value and a list of checks, each check an SQL expression that
 is NULL when the row passes and a message naming the column, the value and the rule when it fails.
 Normalisation: surrounding blanks trimmed, empty text is missing, full-width digits and letters
-become ASCII, invisible format characters (zero-width spaces, direction marks) are dropped,
+become ASCII, invisible marks (zero-width spaces, direction marks) are dropped,
 and every time becomes UTC (naive local times are read in the contract's time zone).
 
 The query is on the ingest's hot path, so each expression takes the cheap road for the common
@@ -31,6 +31,10 @@ from assets.registry import Column, Contract
 
 ASCII = string.digits + string.ascii_letters
 FULLWIDTH = "".join(chr(ord(c) + 0xFEE0) for c in ASCII)  # ０..９, Ａ..Ｚ, ａ..ｚ
+# Marks that change no text but make two values differ (RE2 class items): zero-width space,
+# direction marks, embeddings and isolates, word joiner, a stray byte order mark. Not the
+# joiners (U+200C, U+200D) or the soft hyphen, which Chinese and emoji text may need.
+INVISIBLE = r"\x{200B}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2060}\x{2066}-\x{2069}\x{FEFF}"
 COMMON_FORMAT = "%Y-%m-%d %H:%M:%S"  # most exports; parsed first, without ICU
 LOCAL_FORMATS = [
     "%Y/%m/%d %H:%M:%S",
@@ -93,6 +97,7 @@ class Source:
 
     expr: str  # SQL over the batch
     is_text: bool
+    is_fraction: bool = False  # a typed float or decimal: a whole-number column checks it
 
 
 @cache
@@ -113,7 +118,7 @@ def local_to_utc(local: str, zone: str) -> str:
     otherwise ICU's conversion, correct across daylight saving but several times slower."""
     offset = fixed_offset(zone)
     if offset is not None:
-        return f"({local} - INTERVAL {offset} SECOND)"
+        return f"({local} - INTERVAL ({offset}) SECOND)"  # bracketed: offsets west are < 0
     return f"timezone('UTC', timezone({literal(zone)}, {local}))"
 
 
@@ -121,7 +126,7 @@ def utc_to_local(utc: str, zone: str) -> str:
     """SQL: a naive UTC TIMESTAMP as naive local time in the zone."""
     offset = fixed_offset(zone)
     if offset is not None:
-        return f"({utc} + INTERVAL {offset} SECOND)"
+        return f"({utc} + INTERVAL ({offset}) SECOND)"
     return f"timezone({literal(zone)}, timezone('UTC', {utc}))"
 
 
@@ -158,6 +163,18 @@ def typed_value(col: Column, text: str, zone: str) -> str:
     return f"try_cast({text} AS {SQL_TYPES[kind]})"
 
 
+def in_type(kind: str, when: str) -> str:
+    """SQL: a time as a value of a TIMESTAMP or DATE column's own type. A DATE compared with a
+    TIMESTAMP is cast to one, which fails for a date past DuckDB's last timestamp."""
+    return f"CAST({when} AS {kind})"
+
+
+def time_range(kind: str) -> tuple[str, str]:
+    """SQL: the first and last of TIME_RANGE in a TIMESTAMP or DATE column's own type."""
+    first, last = TIME_RANGE
+    return in_type(kind, f"TIMESTAMP '{first}'"), in_type(kind, f"TIMESTAMP '{last}'")
+
+
 def numeric_only(parsed: str, text: str) -> str:
     """SQL: a time parsed from text that starts with a digit. DuckDB's casts and `strptime` also
     read words (`epoch` is 1970, `infinity` is past any time), which no unit means as a time."""
@@ -189,7 +206,7 @@ def column_checks(
             (f"NOT isfinite({value})", f"'{name}: ' || {shown(raw)} || ' is not a finite number'")
         )
     if kind in ("TIMESTAMP", "DATE"):
-        first, last = (f"{kind} '{bound}'" for bound in TIME_RANGE)
+        first, last = time_range(kind)
         checks.append(
             (
                 f"{value} NOT BETWEEN {first} AND {last}",
@@ -230,17 +247,19 @@ def column_checks(
                 f"'{name}: ' || length({value}) || ' characters, longer than {limit}'",
             )
         )
-    if is_event_time or (is_version and kind in ("TIMESTAMP", "DATE")):
+    if is_event_time or is_version:  # the loader makes both TIMESTAMP or DATE
+        tomorrow = in_type(kind, "timezone('UTC', now()) + INTERVAL 1 DAY")
         checks.append(
             (
-                f"{value} > timezone('UTC', now()) + INTERVAL 1 DAY",
+                f"{value} > {tomorrow}",
                 f"'{name}: ' || {shown(raw)} || ' is in the future'",
             )
         )
     if is_event_time:
+        earliest = in_type(kind, f"TIMESTAMP '{EARLIEST_EVENT}'")
         checks.append(
             (
-                f"{value} < TIMESTAMP '{EARLIEST_EVENT}'",
+                f"{value} < {earliest}",
                 f"'{name}: ' || {shown(raw)} || ' is before {EARLIEST_EVENT}'",
             )
         )
@@ -256,17 +275,20 @@ def reason_sql(checks: list[Check]) -> str:
 
 
 def normalised(source: Source) -> str:
-    """Text trimmed, empty as missing, full-width digits and letters as ASCII, without format
-    characters (Unicode's Cf: zero-width spaces and joiners, direction marks, a stray BOM),
-    which make `S1` and `S1\u200b` two keys that look alike; typed sources as they are. Most
-    values are ASCII with no blank at either end: those skip all but the check for blanks."""
+    """Text trimmed, empty as missing, full-width digits and letters as ASCII, without the
+    invisible marks of INVISIBLE (which make `S1` and `S1` with a zero-width space two keys that
+    look alike); typed sources as they are. Most values are ASCII with no blank at either end:
+    those skip all but the check for blanks; other values are translated only when they hold a
+    character to change (`translate` costs in step with its list of characters)."""
     if not source.is_text:
         return source.expr
     text = source.expr
+    full_width = f"\\x{{{ord(min(FULLWIDTH)):X}}}-\\x{{{ord(max(FULLWIDTH)):X}}}"
+    translated = f"translate({text}, '{FULLWIDTH}', '{ASCII}')"
     return (
-        f"CASE WHEN strlen({text}) <> length({text}) "  # multi-byte: full width, Cf possible
-        f"THEN nullif(trim(regexp_replace(translate({text}, '{FULLWIDTH}', '{ASCII}'), "
-        "'\\p{Cf}', '', 'g')), '') "
+        f"CASE WHEN strlen({text}) <> length({text}) "  # multi-byte: full width, marks possible
+        f"THEN nullif(trim(CASE WHEN regexp_matches({text}, '[{full_width}{INVISIBLE}]') "
+        f"THEN regexp_replace({translated}, '[{INVISIBLE}]', '', 'g') ELSE {text} END), '') "
         f"WHEN prefix({text}, ' ') OR suffix({text}, ' ') THEN nullif(trim({text}), '') "
         f"ELSE nullif({text}, '') END"
     )
@@ -299,10 +321,12 @@ class Validator:
                 continue
             # Several fields: files of two feed versions validated together, or one key written
             # two ways in different records. The first value present wins.
-            text = all(pa.types.is_string(schema.field(i).type) for i in hits)
+            kinds = [schema.field(i).type for i in hits]
+            text = all(pa.types.is_string(k) or pa.types.is_large_string(k) for k in kinds)
+            fraction = any(pa.types.is_floating(k) or pa.types.is_decimal(k) for k in kinds)
             aliases = [field_alias(i) for i in hits]
             expr = aliases[0] if len(aliases) == 1 else f"coalesce({', '.join(aliases)})"
-            found[col.name] = Source(expr, text)
+            found[col.name] = Source(expr, text, fraction)
         return found
 
     def extra_fields(self, schema: pa.Schema) -> list[str]:
@@ -344,6 +368,8 @@ class Validator:
                 value = typed_value(col, f"__r{i}", self.contract.settings.timezone)
             elif kind == "TIMESTAMP":  # a typed source: naive times are local
                 value = f"timezone('UTC', try_cast(__r{i} AS TIMESTAMPTZ))"
+            elif kind == "BIGINT" and source.is_fraction:  # 2.5 would round
+                value = f"CASE WHEN __r{i} = trunc(__r{i}) THEN try_cast(__r{i} AS BIGINT) END"
             else:
                 value = f"try_cast(__r{i} AS {kind})"
             values.append(f"CAST({value} AS {kind}) AS __v{i}")
@@ -363,11 +389,12 @@ class Validator:
         names = self.contract.column_names
         key = ", ".join(f"__v{names.index(k)}" for k in self.dedupe_key)
         event = f"__v{names.index(self.contract.event_time_column)}"
-        local = event
-        if self.contract.column(self.contract.event_time_column).physicalType == "TIMESTAMP":
-            local = utc_to_local(event, self.contract.settings.timezone)
+        kind = self.contract.column(self.contract.event_time_column).physicalType
+        local = (
+            utc_to_local(event, self.contract.settings.timezone) if kind == "TIMESTAMP" else event
+        )
         # Only inside TIME_RANGE: shifting a time near DuckDB's last one would overflow.
-        first, last = (f"TIMESTAMP '{bound}'" for bound in TIME_RANGE)
+        first, last = time_range(kind)
         event_date = f"CASE WHEN {event} BETWEEN {first} AND {last} THEN CAST({local} AS DATE) END"
         return (
             f"WITH normalised AS (SELECT {', '.join(raws + carried)}, _line, _row FROM batch), "

@@ -160,18 +160,31 @@ def check_settings(path: Path, settings: SystemSettings, columns: dict[str, Any]
                 "updateSemantics upsert needs versionColumn naming a TIMESTAMP column",
             )
     for pattern in settings.landing_patterns:
-        for segment in PurePosixPath(pattern).parts:
-            token = PLACEHOLDER.fullmatch(segment)
-            if token is None and ("{" in segment or "}" in segment):
-                raise ContractError(
-                    path,
-                    "customProperties.landingPattern",
-                    f"{segment!r}: a placeholder is a whole folder name, such as {{operator}}",
-                )
-            if token is not None and token.group(1) not in columns:
-                raise ContractError(
-                    path, "customProperties.landingPattern", f"{segment} is not a column"
-                )
+        if problem := pattern_problem(pattern, columns):
+            raise ContractError(path, "customProperties.landingPattern", problem)
+
+
+def pattern_problem(pattern: str, columns: dict) -> str | None:
+    """What is wrong with a landing pattern, or None: folders are separated by `/`, and a
+    placeholder is a whole folder name naming a column once."""
+    if "\\" in pattern:
+        return f"{pattern!r}: separate folders with '/', not '\\'"
+    named: set[str] = set()
+    for segment in PurePosixPath(pattern).parts:
+        token = PLACEHOLDER.fullmatch(segment)
+        if token is None and ("{" in segment or "}" in segment):
+            return (
+                f"{segment!r}: a placeholder is a whole folder name, a column's name in "
+                "lower case, such as {operator}"
+            )
+        if token is None:
+            continue
+        if token.group(1) not in columns:
+            return f"{segment} is not a column"
+        if token.group(1) in named:
+            return f"{segment} appears twice"
+        named.add(token.group(1))
+    return None
 
 
 def freshness_hours(path: Path, doc: ContractDocument) -> float:
