@@ -371,10 +371,47 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
             table = pa.Table.from_batches([batch])
             lines = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
             start += batch.num_rows
-            yield RawBatch(table if readable == schema else fitted(table, readable), lines)
+            batch = text_checked(table, lines)
+            if readable != schema:
+                batch.table = fitted(batch.table, readable)
+            yield batch
     except (pa.ArrowInvalid, OSError) as err:  # before any commit: nothing of it is loaded
         read = f"read {start - 1:,} of {parquet.metadata.num_rows:,} rows"
         raise UnreadableFile(f"damaged Parquet data ({read}): {first_line(err)}") from err
+
+
+def text_checked(table: pa.Table, lines: pa.Array) -> RawBatch:
+    """A Parquet batch whose rows holding text that is not UTF-8 (Parquet writers need not
+    check) are rejects: DuckDB fails on such text and takes its connection down, and a Delta
+    table holding it cannot be read back. Such text deeper in a field refuses the file."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    reasons: dict[int, str] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            column.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+                raise UnreadableFile(f"field {name!r} holds text that is not UTF-8") from None
+        shown = []
+        for row, value in enumerate(column.cast(pa.large_binary()).to_pylist()):
+            try:
+                shown.append(None if value is None else value.decode())
+            except UnicodeDecodeError as err:
+                shown.append(value.decode(errors="backslashreplace"))
+                bad[row] = True
+                why = f"{name}: not valid utf-8: byte 0x{value[err.start]:02x} at byte {err.start}"
+                reasons[row] = f"{reasons[row]}; {why}" if row in reasons else why
+        table = table.set_column(table.column_names.index(name), name, pa.array(shown))
+    if not bad.any():
+        return RawBatch(table, lines)
+    rejects = [
+        Reject(lines[row].as_py(), json.dumps(table.slice(row, 1).to_pylist()[0], default=str),
+               reasons[row])
+        for row in np.flatnonzero(bad)
+    ]  # fmt: skip
+    keep = pa.array(~bad)
+    return RawBatch(table.filter(keep), lines.filter(keep), rejects)
 
 
 def fitted(table: pa.Table, readable: pa.Schema) -> pa.Table:
