@@ -11,10 +11,12 @@ from assets.ingest.ingest import ledger_states
 from assets.ingest.landing import (
     DELIVERY_ZONE,
     SETTLE_SECONDS,
+    NameNotUtf8,
     delivery_date,
     delivery_hash,
     is_settled,
     landing_files,
+    printable,
 )
 from assets.lake import LakeResource
 from assets.registry import load_contracts
@@ -42,6 +44,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
                 continue
             if not is_settled(path, now):
                 waiting += 1  # still being written, perhaps: taken on a later tick
+                continue
+            if printable(rel) != rel:  # no run request can carry it: said, then left
+                context.log.warning(f"{contract.id}: {NameNotUtf8(rel)}")
                 continue
             digest, _ = delivery_hash(contract, path, rel)
             by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))

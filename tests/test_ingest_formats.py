@@ -301,6 +301,23 @@ def test_an_open311_xml_request_naming_a_field_twice_is_quarantined(lake, tmp_pa
     assert result.rows_read == text.count("<request>")
 
 
+def test_an_xml_field_holding_elements_keeps_all_its_text(lake, tmp_path) -> None:
+    """Found by fuzzing: only the text before a field's first child element was kept."""
+    text = (FIXTURES / "open311/requests_many.xml").read_text()
+    text = text.replace("<description/>", "<description>夜间<b>噪声</b>扰民</description>", 1)
+    updated = "<updated_datetime>2018-07-30T00:01:00-04:00</updated_datetime>"
+    text = text.replace("<updated_datetime/>", updated, 1)  # the first request loads
+    text = text.replace(
+        "<address>Warden Ave / Freeman St, Scarborough</address>",
+        "<address><street>Warden Ave</street> / Freeman St</address>",
+    )
+    deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json", text)
+    ingest(lake, open311_contract(tmp_path, "open311_xml"))
+    rows = table(lake, "bronze", "hotline_12345").to_pylist()
+    [first] = [r for r in rows if r["service_request_id"] == "101005420892"]
+    assert (first["description"], first["address"]) == ("夜间噪声扰民", "Warden Ave / Freeman St")
+
+
 def test_a_refused_xml_request_nested_too_deep_to_write_back_keeps_its_fields(
     lake, tmp_path
 ) -> None:
@@ -524,3 +541,38 @@ def test_parquet_text_that_is_not_utf8_is_rejected_row_by_row(lake) -> None:
         "note: not valid utf-8: byte 0xff at byte 1",
     ]
     assert "PM\\\\xe4\\\\xb8" in quarantined.column("raw").to_pylist()[0]
+
+
+def test_a_parquet_footer_pyarrow_cannot_take_quarantines_the_file(lake) -> None:
+    """Found by fuzzing: `ArrowNotImplementedError` escaped the reader, on every run."""
+    damaged = (FIXTURES / "damaged/int_more_than_64_bits.parquet").read_bytes()
+    deliver(lake, POWER, damaged)
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("quarantined", 1, 1)
+    assert result.reason.startswith("not a readable Parquet file: ")
+    assert "more than 64 bits" in result.reason
+
+
+def test_parquet_maps_dictionaries_json_and_twin_fields_of_two_types_load(lake) -> None:
+    """Found by fuzzing, each failed its file on every run: a map naming a key twice (DuckDB
+    refuses it), JSON text that is not JSON (DuckDB's `to_json` failed fatally quarantining its
+    row), and one column delivered twice in two types (DuckDB's coalesce takes one type).
+    Dictionary text (pandas' categoricals) skipped the rules for text."""
+    rows = power_readings(2, pa.array([1.5, None]))
+    extras = {
+        "tags": pa.array([[("a", 1), ("a", 2)], []], pa.map_(pa.string(), pa.int64())),
+        "payload": pa.array(["{}", "not json"], pa.json_()),
+        "READING": pa.array([None, "-1"]),  # `reading` again, as text, where it is missing
+        "quality_code": pa.array([" measured", "measured"]).dictionary_encode(),
+    }
+    for name, values in extras.items():
+        rows = rows.append_column(name, values)
+    pq.write_table(rows, deliver(lake, POWER, b""))
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    [loaded] = table(lake, "bronze", "meter_readings_power").to_pylist()
+    assert (loaded["reading"], loaded["quality_code"]) == (1.5, "measured")
+    assert loaded["tags"] == "[{'key': a, 'value': 1}, {'key': a, 'value': 2}]"  # both kept
+    [refused] = table(lake, "quarantine", "meter_readings_power").to_pylist()
+    assert refused["reason"] == 'reading: "-1" is below the minimum 0'
+    assert "not json" in refused["raw"]

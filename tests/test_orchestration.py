@@ -8,8 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.bronze import DELIVERY_DAYS, bronze_asset, bronze_assets
+from assets.ingest.ingest import FilesFailed, ingest_landing
 from assets.ingest.landing import DELIVERY_ZONE, SETTLE_SECONDS, delivery_date
 from assets.registry import load_contracts
 from orchestration.definitions import defs
@@ -137,3 +139,20 @@ def test_a_file_that_breaks_the_ingest_holds_back_no_other_and_fails_the_run(
     assert dg.materialize([asset], resources={"lake": lake}).success
     assert table(lake, "ledger", "files").num_rows == 3
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 3  # a row from each file
+
+
+def test_a_file_whose_name_is_not_utf8_stays_pending_named_and_holds_back_no_other(lake) -> None:
+    """Found by fuzzing: a GBK file name failed every run, unnamed, with UnicodeEncodeError."""
+    settle(deliver(lake, GAS, BODY))
+    folder = os.fsencode(lake.landing_root / "gas_company/meter_readings")
+    odd = folder + "/gas_readings_20261116_北京.csv".encode("gbk")
+    Path(os.fsdecode(odd)).write_text(BODY, encoding="utf-8")
+    settle(Path(os.fsdecode(odd)))
+    [request] = sensor_requests(lake)  # the good file's; the odd one is said in the log, left
+    assert request.run_config["ops"]["bronze__meter_readings_gas"]["config"] == {"paths": [GAS]}
+    with pytest.raises(FilesFailed) as failed:
+        ingest_landing(contract("meter_readings_gas"), lake, "test")
+    assert [(r.path, r.status) for r in failed.value.results] == [(GAS, "loaded")]
+    assert str(failed.value).endswith(
+        "gas_readings_20261116_\\xb1\\xb1\\xbe\\xa9.csv): rename the file to load it"
+    )

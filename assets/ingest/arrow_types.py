@@ -1,4 +1,4 @@
-"""Arrow column types rewritten leaf by leaf, through lists, maps and structs."""
+"""Arrow column types rewritten at any depth, through lists, maps and structs."""
 
 from __future__ import annotations
 
@@ -7,23 +7,26 @@ from collections.abc import Callable
 import pyarrow as pa
 
 
-def retyped(kind: pa.DataType, leaf: Callable[[pa.DataType], pa.DataType]) -> pa.DataType:
-    """`kind` with `leaf` applied to every type that holds no other, at any depth."""
+def retyped(kind: pa.DataType, rewrite: Callable[[pa.DataType], pa.DataType]) -> pa.DataType:
+    """`kind` with `rewrite` applied to it and then to every type inside it (the types of list
+    items, map keys and values, struct fields), at any depth. `rewrite` returns what it leaves
+    alone unchanged."""
+    kind = rewrite(kind)
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        items = kind.value_field.with_type(retyped(kind.value_type, leaf))
+        items = kind.value_field.with_type(retyped(kind.value_type, rewrite))
         if pa.types.is_fixed_size_list(kind):
             return pa.list_(items, kind.list_size)
         return pa.list_(items) if pa.types.is_list(kind) else pa.large_list(items)
     if pa.types.is_map(kind):
-        return pa.map_(retyped(kind.key_type, leaf), retyped(kind.item_type, leaf))
+        return pa.map_(retyped(kind.key_type, rewrite), retyped(kind.item_type, rewrite))
     if pa.types.is_struct(kind):
-        return pa.struct([f.with_type(retyped(f.type, leaf)) for f in kind.fields])
-    return leaf(kind)
+        return pa.struct([f.with_type(retyped(f.type, rewrite)) for f in kind.fields])
+    return kind
 
 
-def retyped_schema(schema: pa.Schema, leaf: Callable[[pa.DataType], pa.DataType]) -> pa.Schema:
-    """Every field of `schema` retyped by `leaf`."""
-    return pa.schema([f.with_type(retyped(f.type, leaf)) for f in schema])
+def retyped_schema(schema: pa.Schema, rewrite: Callable[[pa.DataType], pa.DataType]) -> pa.Schema:
+    """Every field of `schema` retyped by `rewrite`."""
+    return pa.schema([f.with_type(retyped(f.type, rewrite)) for f in schema])
 
 
 def repeated_child(kind: pa.DataType) -> str | None:

@@ -82,13 +82,21 @@ def xml_requests(text: str) -> list[dict[str, Any] | Refused]:
         root = ET.fromstring(text)
     except ET.ParseError as err:
         raise UnreadableFile(f"invalid XML: {err}") from err
-    requests = [noting_repeats([(local(c.tag), c.text) for c in request]) for request in root]
+    requests = [
+        noting_repeats([(local(c.tag), field_text(c)) for c in request]) for request in root
+    ]
     return [
         Refused(element_text(element, request), named_twice(request.key))
         if isinstance(request, KeyNamedTwice)
         else request
         for element, request in zip(root, requests, strict=True)
     ]
+
+
+def field_text(field: ET.Element) -> str | None:
+    """A request field's text, that of its child elements too (`夜间<b>噪声</b>` is `夜间噪声`,
+    not `夜间`); None when it holds none."""
+    return "".join(field.itertext()) or None
 
 
 def element_text(element: ET.Element, request: KeyNamedTwice) -> str:

@@ -21,7 +21,14 @@ import pyarrow.compute as pc
 
 from assets.ingest.batches import RawBatch, UnreadableFile
 from assets.ingest.dedupe import SeenKeys
-from assets.ingest.landing import delivery_hash, landing_files, named_files, system_lock
+from assets.ingest.landing import (
+    NameNotUtf8,
+    delivery_hash,
+    landing_files,
+    named_files,
+    printable,
+    system_lock,
+)
 from assets.ingest.prefetch import prefetched
 from assets.ingest.readers import delimiter_hint, delivered_rows, read_batches
 from assets.ingest.scan import FileScan, scan_file
@@ -89,6 +96,8 @@ class SystemIngest:
         already taken in to their first path; it is updated with this group's files."""
         results, todo = [], []
         for path, rel in files:
+            if printable(rel) != rel:
+                raise NameNotUtf8(rel)  # the file stays pending, named, and the others go in
             # a re-delivery costs this pass only
             digest, size = delivery_hash(self.contract, path, rel)
             result = FileResult(
@@ -659,7 +668,7 @@ class FilesFailed(Exception):
     them again. `results`: the files that went in (or were quarantined) all the same."""
 
     def __init__(self, results: list[FileResult], failed: list[tuple[str, Exception]]) -> None:
-        named = "; ".join(f"{rel}: {type(err).__name__}: {err}" for rel, err in failed)
+        named = "; ".join(f"{printable(rel)}: {type(err).__name__}: {err}" for rel, err in failed)
         super().__init__(f"{len(failed)} file(s) could not be ingested and stay pending: {named}")
         self.results = results
         self.failed = failed

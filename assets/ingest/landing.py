@@ -36,6 +36,19 @@ def named_files(root: Path, contract: Contract, names: set[str]) -> list[tuple[P
     return [(path, rel) for path, rel in named if is_landing_file(path, rel, contract)]
 
 
+def printable(rel: str) -> str:
+    """A landing path as text any log or table can hold: the bytes of a name that is not UTF-8
+    (which Python keeps as lone surrogates) shown as `\\xNN`."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class NameNotUtf8(Exception):
+    """A landed file whose name is not UTF-8: no table or log can hold it; renamed, it loads."""
+
+    def __init__(self, rel: str) -> None:
+        super().__init__(f"its name is not UTF-8 ({printable(rel)}): rename the file to load it")
+
+
 def delivery_hash(contract: Contract, path: Path, rel: str) -> tuple[str, int]:
     """A landed file's identity (hex) and size: its content hash, keyed by the values its path
     supplies to the contract's rows (`{operator}`), if any."""

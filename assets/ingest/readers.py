@@ -62,7 +62,7 @@ def delivered_rows(path: Path, scan: FileScan, contract: Contract) -> int:
     if fmt == "parquet":
         try:
             return pq.read_metadata(path).num_rows
-        except (pa.ArrowInvalid, OSError, UnicodeDecodeError):
+        except (pa.ArrowException, OSError, UnicodeDecodeError):
             return 1
     if fmt not in LINE_FORMATS:
         return 1
@@ -358,7 +358,7 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     read). Damage found past the footer, in a row group, quarantines the whole file."""
     try:
         parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:  # the last: a column's name
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:  # the last: a column's name
         raise UnreadableFile(f"not a readable Parquet file: {first_line(err)}") from err
     schema = parquet.schema_arrow
     for field in schema:
@@ -375,7 +375,7 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
             if readable != schema:
                 batch.table = fitted(batch.table, readable)
             yield batch
-    except (pa.ArrowInvalid, OSError) as err:  # before any commit: nothing of it is loaded
+    except (pa.ArrowException, OSError) as err:  # before any commit: nothing of it is loaded
         read = f"read {start - 1:,} of {parquet.metadata.num_rows:,} rows"
         raise UnreadableFile(f"damaged Parquet data ({read}): {first_line(err)}") from err
 
@@ -426,7 +426,9 @@ def fitted(table: pa.Table, readable: pa.Schema) -> pa.Table:
 def duckdb_readable(kind: pa.DataType) -> pa.DataType:
     """A type validation (DuckDB) and Arrow's row selection can take in place of `kind`: half
     floats widened, 256-bit decimals as text (parsed like any delivered number), text and
-    bytes views as plain text and bytes; everything else as it is."""
+    bytes views as plain text and bytes, dictionaries (pandas' categoricals) and extension
+    types (JSON, UUID) as what they hold, maps as lists of key-value pairs (DuckDB refuses a
+    map naming one key twice); everything else as it is."""
     if pa.types.is_float16(kind):
         return pa.float32()
     if pa.types.is_timestamp(kind) and kind.unit in ("s", "ms"):
@@ -437,6 +439,12 @@ def duckdb_readable(kind: pa.DataType) -> pa.DataType:
         return pa.binary()
     if isinstance(kind, pa.Decimal256Type):
         return pa.string()
+    if pa.types.is_dictionary(kind):
+        return kind.value_type
+    if isinstance(kind, pa.BaseExtensionType):
+        return kind.storage_type
+    if pa.types.is_map(kind):
+        return pa.list_(pa.struct([("key", kind.key_type), ("value", kind.item_type)]))
     return kind
 
 

@@ -140,7 +140,8 @@ def typed_value(col: Column, text: str, zone: str) -> str:
         # coalesce() evaluates each fallback only for the rows still missing a value.
         return numeric_only(
             f"coalesce({local_to_utc(f'try_strptime({text}, {literal(COMMON_FORMAT)})', zone)}, "
-            f"timezone('UTC', try_cast({text} AS TIMESTAMPTZ)), "  # ISO 8601, offset or not
+            f"CASE WHEN NOT {zone_abbreviated(text)} "  # ISO 8601, offset or not
+            f"THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ)) END, "
             f"{local_to_utc(f'try_strptime({text}, {formats})', zone)}, "
             f"CASE WHEN regexp_full_match({text}, '\\d{{10}}(\\.\\d+)?') "
             f"THEN timezone('UTC', to_timestamp(try_cast({text} AS DOUBLE))) END)",
@@ -167,6 +168,16 @@ def in_type(kind: str, when: str) -> str:
     """SQL: a time as a value of a TIMESTAMP or DATE column's own type. A DATE compared with a
     TIMESTAMP is cast to one, which fails for a date past DuckDB's last timestamp."""
     return f"CAST({when} AS {kind})"
+
+
+def zone_abbreviated(text: str) -> str:
+    """SQL: whether a time names its zone by an abbreviation (`2026-11-16 08:00:00 CST`), which
+    DuckDB reads as it knows it: CST as US Central, 14 hours off China Standard Time. UTC and
+    GMT are unambiguous, and a zone's full name (`Asia/Shanghai`) is read as named."""
+    return (
+        f"(regexp_matches({text}, '\\s[A-Za-z][A-Za-z0-9+-]*$') "
+        f"AND NOT regexp_matches({text}, '\\s(UTC|GMT)$'))"
+    )
 
 
 def time_range(kind: str) -> tuple[str, str]:
@@ -325,6 +336,8 @@ class Validator:
             text = all(pa.types.is_string(k) or pa.types.is_large_string(k) for k in kinds)
             fraction = any(pa.types.is_floating(k) or pa.types.is_decimal(k) for k in kinds)
             aliases = [field_alias(i) for i in hits]
+            if len(set(kinds)) > 1:  # DuckDB's coalesce takes one type: read them all as text
+                aliases, text = [f"CAST({a} AS VARCHAR)" for a in aliases], True
             expr = aliases[0] if len(aliases) == 1 else f"coalesce({', '.join(aliases)})"
             found[col.name] = Source(expr, text, fraction)
         return found
