@@ -196,15 +196,17 @@ def test_normalisation_full_width_digits_and_every_date_format_to_utc(lake) -> N
         "2026年11月16日 06:00:00",
         "16/11/2026 06:00",
         "2026-11-15T22:00:00Z",
+        "2026-11-15 22:00:00 UTC",
+        "2026-11-16 06:00:00 UTC+8",  # not refused as an abbreviation
     ]
     rows = "".join(gas_row(i, at=f) for i, f in enumerate(formats, start=1))
-    rows += "GM０００００００９,F00000009,2026-11-16 06:00:00,１２.５,false,measured\n"
+    rows += "GM００００００９９,F00000099,2026-11-16 06:00:00,１２.５,false,measured\n"
     deliver(lake, GAS, GAS_HEADER + rows)
     result = only_file(ingest(lake, contract("meter_readings_gas")))
     assert result.rows_loaded == len(formats) + 1
     bronze = table(lake, "bronze", "meter_readings_gas").sort_by("meter_id")
     assert set(bronze.column("read_at").to_pylist()) == {datetime(2026, 11, 15, 22, 0, tzinfo=UTC)}
-    assert bronze.column("meter_id").to_pylist()[-1] == "GM00000009"
+    assert bronze.column("meter_id").to_pylist()[-1] == "GM00000099"
     assert bronze.column("reading").to_pylist()[-1] == 12.5
     assert set(bronze.column("event_date").to_pylist()) == {datetime(2026, 11, 16).date()}
 

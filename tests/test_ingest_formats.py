@@ -311,11 +311,17 @@ def test_an_xml_field_holding_elements_keeps_all_its_text(lake, tmp_path) -> Non
         "<address>Warden Ave / Freeman St, Scarborough</address>",
         "<address><street>Warden Ave</street> / Freeman St</address>",
     )
+    lat = "<lat>43.695823056</lat>"  # the second request's: elements alone are no number
+    text = text.replace(lat, "<lat><deg>43</deg><min>41</min></lat>", 1)
+    text = text.replace("<updated_datetime/>", updated, 1)  # the second request is checked
     deliver(lake, "hotline/hotline_12345/requests_20261116_0800.json", text)
     ingest(lake, open311_contract(tmp_path, "open311_xml"))
     rows = table(lake, "bronze", "hotline_12345").to_pylist()
     [first] = [r for r in rows if r["service_request_id"] == "101005420892"]
     assert (first["description"], first["address"]) == ("夜间噪声扰民", "Warden Ave / Freeman St")
+    assert 'lat: "<deg>43</deg><min>41</min>" is not a valid double' in reasons(
+        lake, "hotline_12345"
+    )
 
 
 def test_a_refused_xml_request_nested_too_deep_to_write_back_keeps_its_fields(
@@ -528,19 +534,44 @@ def unchecked_text(values: list[bytes]) -> pa.Array:
 def test_parquet_text_that_is_not_utf8_is_rejected_row_by_row(lake) -> None:
     """Found by fuzzing: DuckDB failed fatally on such text, and every later file of the run with
     it; where it passed, it reached a Delta table that then could not be read."""
-    rows = power_readings(3)
-    rows = rows.set_column(0, "meter_id", unchecked_text([b"PM00000000", b"PM\xe4\xb8", b"PM2"]))
-    rows = rows.append_column("note", unchecked_text([b"ok", b"fine", b"x\xff"]))
+    rows = power_readings(4)
+    meters = [b"PM00000000", b"PM\xe4\xb8", b"PM2", b"PM00000003"]
+    rows = rows.set_column(0, "meter_id", unchecked_text(meters))
+    rows = rows.append_column("note", unchecked_text([b"ok", b"fine", b"x\xff", b"ok"]))
+    payloads = unchecked_text([b"1", b"2", b"3", b"\xfe"])
+    rows = rows.append_column("payload", pa.ExtensionArray.from_storage(pa.json_(), payloads))
+    # a date Python cannot hold, in a refused row: building its raw text crashed the run
+    rows = rows.append_column("due", pa.array([0, 3_000_000, 0, 0], pa.date32()))
     pq.write_table(rows, deliver(lake, POWER, b""))
     [result] = ingest(lake, contract("meter_readings_power"))
-    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
     assert table(lake, "bronze", "meter_readings_power").column("note").to_pylist() == ["ok"]
     quarantined = table(lake, "quarantine", "meter_readings_power").sort_by("source_line")
     assert quarantined.column("reason").to_pylist() == [
         "meter_id: not valid utf-8: byte 0xe4 at byte 2",
         "note: not valid utf-8: byte 0xff at byte 1",
+        "payload: not valid utf-8: byte 0xfe at byte 0",  # JSON text: row by row too
     ]
-    assert "PM\\\\xe4\\\\xb8" in quarantined.column("raw").to_pylist()[0]
+    raw = quarantined.column("raw").to_pylist()[0]
+    assert "PM\\\\xe4\\\\xb8" in raw and '"due": "10183-09-21"' in raw
+
+
+def test_memory_running_short_while_reading_parquet_leaves_the_file_pending(
+    lake, monkeypatch
+) -> None:
+    """Arrow's memory error is no damage: the file must not be quarantined for ever."""
+    from assets.ingest.ingest import FilesFailed, ingest_landing
+
+    def short_of_memory(*args, **kwargs):
+        raise pa.ArrowMemoryError("malloc of size 1073741824 failed")
+
+    pq.write_table(power_readings(2), deliver(lake, POWER, b""))
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", short_of_memory)
+    with pytest.raises(FilesFailed, match="ArrowMemoryError"):
+        ingest_landing(contract("meter_readings_power"), lake, "test")
+    monkeypatch.undo()
+    [result] = ingest(lake, contract("meter_readings_power"))
+    assert (result.status, result.rows_loaded) == ("loaded", 2)
 
 
 def test_a_parquet_footer_pyarrow_cannot_take_quarantines_the_file(lake) -> None:

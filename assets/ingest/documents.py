@@ -94,8 +94,17 @@ def xml_requests(text: str) -> list[dict[str, Any] | Refused]:
 
 
 def field_text(field: ET.Element) -> str | None:
-    """A request field's text, that of its child elements too (`夜间<b>噪声</b>` is `夜间噪声`,
-    not `夜间`); None when it holds none."""
+    """A request field's text. Text mixed with elements is all of it (`夜间<b>噪声</b>扰民` is
+    `夜间噪声扰民`); a field holding elements alone is their XML (`<deg>43</deg><min>41</min>`,
+    which no number reads, rather than `4341`); None when it holds nothing."""
+    if len(field) == 0:
+        return field.text
+    blank = not (field.text or "").strip() and not any((c.tail or "").strip() for c in field)
+    if blank:
+        try:
+            return "".join(ET.tostring(c, encoding="unicode") for c in field).strip() or None
+        except RecursionError:  # nested past what serialising can walk
+            pass
     return "".join(field.itertext()) or None
 
 

@@ -358,6 +358,8 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
     read). Damage found past the footer, in a row group, quarantines the whole file."""
     try:
         parquet = pq.ParquetFile(path)
+    except MemoryError:  # Arrow's too: the file is not damaged, the run is short of memory
+        raise
     except (pa.ArrowException, OSError, UnicodeDecodeError) as err:  # the last: a column's name
         raise UnreadableFile(f"not a readable Parquet file: {first_line(err)}") from err
     schema = parquet.schema_arrow
@@ -371,10 +373,11 @@ def read_parquet(path: Path, contract: Contract, scan: FileScan) -> Iterator[Raw
             table = pa.Table.from_batches([batch])
             lines = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
             start += batch.num_rows
-            batch = text_checked(table, lines)
-            if readable != schema:
-                batch.table = fitted(batch.table, readable)
-            yield batch
+            # Fitted first: dictionaries and JSON become plain text, whose bytes the cast does
+            # not check, so that text_checked finds their bad rows as it does for any text.
+            yield text_checked(table if readable == schema else fitted(table, readable), lines)
+    except MemoryError:
+        raise
     except (pa.ArrowException, OSError) as err:  # before any commit: nothing of it is loaded
         read = f"read {start - 1:,} of {parquet.metadata.num_rows:,} rows"
         raise UnreadableFile(f"damaged Parquet data ({read}): {first_line(err)}") from err
@@ -406,12 +409,27 @@ def text_checked(table: pa.Table, lines: pa.Array) -> RawBatch:
     if not bad.any():
         return RawBatch(table, lines)
     rejects = [
-        Reject(lines[row].as_py(), json.dumps(table.slice(row, 1).to_pylist()[0], default=str),
-               reasons[row])
+        Reject(lines[row].as_py(), row_text(table, row), reasons[row])
         for row in np.flatnonzero(bad)
-    ]  # fmt: skip
+    ]
     keep = pa.array(~bad)
     return RawBatch(table.filter(keep), lines.filter(keep), rejects)
+
+
+def row_text(table: pa.Table, row: int) -> str:
+    """A row as JSON text: each value as Python reads it, or as Arrow writes it where Python
+    cannot hold it (a date past year 9999)."""
+    values = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        value = column.slice(row, 1)
+        try:
+            values[name] = value.to_pylist()[0]
+        except (ValueError, OverflowError):
+            try:
+                values[name] = value.cast(pa.string()).to_pylist()[0]
+            except pa.ArrowException:  # nested: Arrow's own rendering
+                values[name] = value.to_string()
+    return json.dumps(values, ensure_ascii=False, default=str)
 
 
 def fitted(table: pa.Table, readable: pa.Schema) -> pa.Table:

@@ -171,12 +171,12 @@ def in_type(kind: str, when: str) -> str:
 
 
 def zone_abbreviated(text: str) -> str:
-    """SQL: whether a time names its zone by an abbreviation (`2026-11-16 08:00:00 CST`), which
-    DuckDB reads as it knows it: CST as US Central, 14 hours off China Standard Time. UTC and
-    GMT are unambiguous, and a zone's full name (`Asia/Shanghai`) is read as named."""
+    """SQL: whether a time ends in a zone abbreviation (`2026-11-16 08:00:00 CST`), which DuckDB
+    reads as it knows it: CST as US Central, 14 hours off China Standard Time. UTC and GMT, with
+    an offset or not (`UTC+8`), and a zone's full name (`Asia/Shanghai`) are read as written."""
     return (
-        f"(regexp_matches({text}, '\\s[A-Za-z][A-Za-z0-9+-]*$') "
-        f"AND NOT regexp_matches({text}, '\\s(UTC|GMT)$'))"
+        f"(regexp_matches({text}, '\\s[A-Za-z]{{2,5}}$') "
+        f"AND NOT regexp_matches(lower({text}), '\\s(utc|gmt|ut|zulu)$'))"
     )
 
 
