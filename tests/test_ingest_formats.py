@@ -513,15 +513,23 @@ def test_parquet_values_typed_or_large_text_meet_the_rules_text_meets(lake, tmp_
     def whole_readings(doc: dict) -> None:
         column(doc, "reading").update(physicalType="BIGINT", logicalType="integer")
 
-    rows = power_readings(3, pa.array([3.0, 4.0, 2.5]))
-    meters = pa.array(["PM00000000", " PM0000000１\u200b", "PM00000002"], pa.large_string())
-    pq.write_table(rows.set_column(0, "meter_id", meters), deliver(lake, POWER, b""))
-    [result] = ingest(lake, edited_contract(tmp_path, "meter_readings_power", whole_readings))
-    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    rows = power_readings(4, pa.array([3.0, 4.0, 2.5, 1.0]))
+    meters = ["PM00000000", " PM0000000１\u200b", "PM00000002", "PM00000003"]
+    rows = rows.set_column(0, "meter_id", pa.array(meters, pa.large_string()))
+    pq.write_table(rows, deliver(lake, POWER, b""))
+    flags = power_readings(1).set_column(3, "reading", pa.array([True]))  # not a number
+    pq.write_table(flags, deliver(lake, POWER.replace("20261116", "flags"), b""))
+    whole = edited_contract(tmp_path, "meter_readings_power", whole_readings)
+    result, flagged = ingest(lake, whole)
+    assert (flagged.rows_loaded, flagged.rows_quarantined) == (0, 1)
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 1)
     bronze = table(lake, "bronze", "meter_readings_power")
-    assert bronze.column("meter_id").to_pylist() == ["PM00000000", "PM00000001"]
-    assert bronze.column("reading").to_pylist() == [3, 4]
-    assert reasons(lake, "meter_readings_power") == ['reading: "2.5" is not a valid bigint']
+    assert bronze.column("meter_id").to_pylist() == ["PM00000000", "PM00000001", "PM00000003"]
+    assert bronze.column("reading").to_pylist() == [3, 4, 1]
+    assert sorted(reasons(lake, "meter_readings_power")) == [
+        'reading: "2.5" is not a valid bigint',
+        'reading: "true" is not a valid bigint',
+    ]
 
 
 def unchecked_text(values: list[bytes]) -> pa.Array:

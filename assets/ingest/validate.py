@@ -336,7 +336,12 @@ class Validator:
             text = all(pa.types.is_string(k) or pa.types.is_large_string(k) for k in kinds)
             fraction = any(pa.types.is_floating(k) or pa.types.is_decimal(k) for k in kinds)
             aliases = [field_alias(i) for i in hits]
-            if len(set(kinds)) > 1:  # DuckDB's coalesce takes one type: read them all as text
+            # As text: fields of two types (DuckDB's coalesce takes one), and true or false for
+            # a number (DuckDB would read them as 1 and 0).
+            flag_as_number = col.physicalType in ("BIGINT", "DOUBLE") and any(
+                pa.types.is_boolean(k) for k in kinds
+            )
+            if len(set(kinds)) > 1 or flag_as_number:
                 aliases, text = [f"CAST({a} AS VARCHAR)" for a in aliases], True
             expr = aliases[0] if len(aliases) == 1 else f"coalesce({', '.join(aliases)})"
             found[col.name] = Source(expr, text, fraction)
