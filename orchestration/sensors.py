@@ -15,8 +15,8 @@ from assets.ingest.landing import (
     delivery_date,
     delivery_hash,
     is_settled,
+    is_utf8_name,
     landing_files,
-    printable,
 )
 from assets.lake import LakeResource
 from assets.registry import load_contracts
@@ -45,7 +45,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
             if not is_settled(path, now):
                 waiting += 1  # still being written, perhaps: taken on a later tick
                 continue
-            if printable(rel) != rel:  # no run request can carry it: said, then left
+            if not is_utf8_name(rel):  # no run request can carry it: said, then left
                 context.log.warning(f"{contract.id}: {NameNotUtf8(rel)}")
                 continue
             digest, _ = delivery_hash(contract, path, rel)

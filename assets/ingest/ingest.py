@@ -24,6 +24,7 @@ from assets.ingest.dedupe import SeenKeys
 from assets.ingest.landing import (
     NameNotUtf8,
     delivery_hash,
+    is_utf8_name,
     landing_files,
     named_files,
     printable,
@@ -96,7 +97,7 @@ class SystemIngest:
         already taken in to their first path; it is updated with this group's files."""
         results, todo = [], []
         for path, rel in files:
-            if printable(rel) != rel:
+            if not is_utf8_name(rel):
                 raise NameNotUtf8(rel)  # the file stays pending, named, and the others go in
             # a re-delivery costs this pass only
             digest, size = delivery_hash(self.contract, path, rel)

@@ -42,6 +42,11 @@ def printable(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def is_utf8_name(rel: str) -> bool:
+    """Whether a landing path is UTF-8 text (else no table, log or run request can hold it)."""
+    return printable(rel) == rel
+
+
 class NameNotUtf8(Exception):
     """A landed file whose name is not UTF-8: no table or log can hold it; renamed, it loads."""
 
