@@ -217,6 +217,24 @@ def test_the_same_bytes_from_two_operators_are_two_deliveries(lake, tmp_path) ->
     assert stations > 0 and sorted(operators) == ["hellobike"] * stations + ["meituan"] * stations
 
 
+def test_folders_naming_one_operator_in_two_widths_are_one_delivery(lake, tmp_path) -> None:
+    """Found by fuzzing: folders `hellobike` and `ｈｅｌｌｏｂｉｋｅ` (or with a zero-width space)
+    were two deliveries of the same bytes, whose rows both say `hellobike`: loaded twice."""
+    text = json.dumps(station_status())
+    for folder in ["hellobike", "ｈｅｌｌｏｂｉｋｅ", "hello\u200bbike ", "meituan"]:
+        deliver(lake, f"bike_operators/{folder}/20261116T0800/station_status.json", text)
+    results = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    by_folder = {r.path.split("/")[1]: r for r in results}
+    assert by_folder["hellobike"].status == "loaded"
+    for twin in ["ｈｅｌｌｏｂｉｋｅ", "hello\u200bbike "]:
+        assert by_folder[twin].status == "duplicate"
+        assert by_folder[twin].reason.startswith("same content as bike_operators/")
+    assert by_folder["meituan"].status == "loaded"
+    stations = by_folder["hellobike"].rows_loaded
+    operators = table(lake, "bronze", "bike_station_status").column("operator").to_pylist()
+    assert stations > 0 and sorted(operators) == ["hellobike"] * stations + ["meituan"] * stations
+
+
 def test_any_placeholder_of_a_landing_pattern_supplies_its_column(lake, tmp_path) -> None:
     """Found by fuzzing: a placeholder other than {operator} matched no file at all."""
 

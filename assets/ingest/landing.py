@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from assets.ingest.scan import content_hash
+from assets.ingest.validate import normalised_text
 from assets.registry import Contract
 
 DELIVERY_ZONE = ZoneInfo("Asia/Shanghai")
@@ -56,8 +57,11 @@ class NameNotUtf8(Exception):
 
 def delivery_hash(contract: Contract, path: Path, rel: str) -> tuple[str, int]:
     """A landed file's identity (hex) and size: its content hash, keyed by the values its path
-    supplies to the contract's rows (`{operator}`), if any."""
-    return content_hash(path, contract.settings.path_values(rel))
+    supplies to the contract's rows (`{operator}`), if any, as the rows will hold them: folders
+    `hellobike` and `ｈｅｌｌｏｂｉｋｅ` both supply `hellobike`, so the same bytes in both are one
+    delivery (loaded twice, they would double its rows)."""
+    values = contract.settings.path_values(rel) or {}
+    return content_hash(path, {name: normalised_text(v) for name, v in values.items()})
 
 
 def is_landing_file(path: Path, rel: str, contract: Contract) -> bool:

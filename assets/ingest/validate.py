@@ -305,6 +305,13 @@ def normalised(source: Source) -> str:
     )
 
 
+def normalised_text(value: str) -> str | None:
+    """`value` as the validation query normalises a text field: the same SQL, so that what
+    identifies a delivery (the values its path supplies) never differs from what its rows hold."""
+    with duckdb.connect() as db:
+        return db.execute(f"SELECT {normalised(Source('$1', is_text=True))}", [value]).fetchone()[0]
+
+
 class Validator:
     """Validates batches of one contract; one DuckDB connection, reused batch after batch."""
 
