@@ -255,6 +255,33 @@ def test_any_placeholder_of_a_landing_pattern_supplies_its_column(lake, tmp_path
     assert table(lake, "bronze", "hotline_12345").column("street_code").to_pylist() == ["ST03"]
 
 
+def with_landing_patterns(*patterns: str):
+    """A steward's edit: the contract's landing patterns, in this order."""
+
+    def edit(doc: dict) -> None:
+        anywhere(doc)
+        for prop in doc["customProperties"]:
+            if prop["property"] == "landingPattern":
+                prop["value"] = list(patterns)
+
+    return edit
+
+
+def test_a_file_takes_the_values_of_every_landing_pattern_it_matches(lake, tmp_path) -> None:
+    """Found by fuzzing: the first pattern that matched decided alone, so a fixed pattern listed
+    before an `{operator}` one left the operator's files without their operator."""
+    deliver(lake, "bike_operators/hellobike/20261116T0800/station_status.json",
+            json.dumps(station_status()))  # fmt: skip
+    edit = with_landing_patterns(
+        "bike_operators/*/*/station_status.json",
+        "bike_operators/{operator}/*/station_status.json",
+    )
+    [result] = ingest(lake, edited_contract(tmp_path, "bike_station_status", edit))
+    assert (result.status, result.rows_quarantined) == ("loaded", 0) and result.rows_loaded > 0
+    operators = table(lake, "bronze", "bike_station_status").column("operator").to_pylist()
+    assert set(operators) == {"hellobike"}
+
+
 def gbfs_text(doc: dict, records: list[str]) -> str:
     """A GBFS document around records given as JSON text (which `json.dumps` cannot repeat)."""
     envelope = json.dumps({**doc, "data": {"stations": "RECORDS"}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import datetime
@@ -16,7 +17,8 @@ from assets.ingest.landing import DELIVERY_ZONE, SETTLE_SECONDS, delivery_date
 from assets.registry import load_contracts
 from orchestration.definitions import defs
 from orchestration.sensors import landing_sensor
-from tests.ingest_support import contract, deliver, table
+from tests.ingest_support import contract, deliver, edited_contract, table
+from tests.test_ingest_formats import station_status, with_landing_patterns
 
 GAS = "gas_company/meter_readings/gas_readings_20261116.csv"
 BODY = (
@@ -156,3 +158,28 @@ def test_a_file_whose_name_is_not_utf8_stays_pending_named_and_holds_back_no_oth
     assert str(failed.value).endswith(
         "gas_readings_20261116_\\xb1\\xb1\\xbe\\xa9.csv): rename the file to load it"
     )
+
+
+def test_a_file_two_landing_patterns_read_differently_stays_pending_named(
+    lake, tmp_path, monkeypatch
+) -> None:
+    """Which operator `bike_operators/a/b/...` is, `a` or `b`, is the contract's to say: the
+    file is not guessed at; the run fails naming it and both patterns, the sensor says so."""
+    edit = with_landing_patterns(
+        "bike_operators/{operator}/*/station_status.json",
+        "bike_operators/*/{operator}/station_status.json",
+    )
+    bikes = edited_contract(tmp_path, "bike_station_status", edit)
+    monkeypatch.setattr("orchestration.sensors.load_contracts", lambda: [bikes])
+    rel = "bike_operators/hellobike/20261116T0800/station_status.json"
+    settle(deliver(lake, rel, json.dumps(station_status())))
+    assert sensor_requests(lake) == []
+    with pytest.raises(FilesFailed) as failed:
+        ingest_landing(bikes, lake, "test")
+    assert failed.value.results == []
+    assert str(failed.value).endswith(
+        f"PathValuesDiffer: landing patterns disagree on operator for {rel}: "
+        "'bike_operators/{operator}/*/station_status.json' gives 'hellobike' but "
+        "'bike_operators/*/{operator}/station_status.json' gives '20261116T0800'"
+    )
+    assert not (lake.local("ledger") / "files").exists()

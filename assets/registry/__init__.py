@@ -6,13 +6,14 @@ package is the one place that parses the files under `contracts/`.
 
 from assets.registry.errors import ContractError
 from assets.registry.loader import CONTRACTS_DIR, load_contract, load_contracts
-from assets.registry.models import Column, Contract, Tier
+from assets.registry.models import Column, Contract, PathValuesDiffer, Tier
 
 __all__ = [
     "CONTRACTS_DIR",
     "Column",
     "Contract",
     "ContractError",
+    "PathValuesDiffer",
     "Tier",
     "load_contract",
     "load_contracts",

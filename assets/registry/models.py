@@ -8,6 +8,7 @@ gives those a checked shape. Unknown keys are refused inside a column so that a 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
@@ -171,10 +172,24 @@ class SystemSettings(BaseModel):
     quote_char: str = Field('"', alias="quoteChar", pattern=r"^[\x01-\x7f]$")
 
     def path_values(self, rel_path: str) -> dict[str, str] | None:
-        """The values a path under landing/ supplies through the pattern it matches, or None
+        """The values a path under landing/ supplies through the patterns it matches, or None
         when it belongs to another system: patterns glob per path segment, and a placeholder
         (`{operator}`) is one whole segment, e.g. `bike_operators/{operator}/*/...` gives
-        {"operator": "hellobike"}."""
+        {"operator": "hellobike"}. A path matching several patterns takes the values of all
+        (whichever comes first in the list); two that disagree raise `PathValuesDiffer`."""
+        matched = list(self.pattern_values(rel_path))
+        if not matched:
+            return None
+        values: dict[str, str] = {}
+        for pattern, found in matched:
+            for name, value in found.items():
+                if values.setdefault(name, value) != value:
+                    first = next(p for p, v in matched if v.get(name) == values[name])
+                    raise PathValuesDiffer(rel_path, name, (first, values[name]), (pattern, value))
+        return values
+
+    def pattern_values(self, rel_path: str) -> Iterator[tuple[str, dict[str, str]]]:
+        """Each landing pattern the path matches, with the values its placeholders take."""
         parts = PurePosixPath(rel_path).parts
         for pattern in self.landing_patterns:
             wanted = PurePosixPath(pattern).parts
@@ -185,12 +200,20 @@ class SystemSettings(BaseModel):
                 "*" if token else segment for token, segment in zip(tokens, wanted, strict=True)
             ]
             if all(map(fnmatchcase, parts, globs)):
-                return {t.group(1): part for t, part in zip(tokens, parts, strict=True) if t}
-        return None
+                yield pattern, {t.group(1): p for t, p in zip(tokens, parts, strict=True) if t}
 
     def matches(self, rel_path: str) -> bool:
         """Whether a path under landing/ belongs to this system."""
-        return self.path_values(rel_path) is not None
+        return next(self.pattern_values(rel_path), None) is not None
+
+
+class PathValuesDiffer(ValueError):
+    """A landed path that two of its system's landing patterns read differently: which value
+    its rows should carry is the contract's to say (fix the patterns; the file then loads)."""
+
+    def __init__(self, rel: str, name: str, *readings: tuple[str, str]) -> None:
+        said = " but ".join(f"{pattern!r} gives {value!r}" for pattern, value in readings)
+        super().__init__(f"landing patterns disagree on {name} for {rel}: {said}")
 
 
 class ContractDocument(BaseModel):
