@@ -198,6 +198,9 @@ def test_normalisation_full_width_digits_and_every_date_format_to_utc(lake) -> N
         "2026-11-15T22:00:00Z",
         "2026-11-15 22:00:00 UTC",
         "2026-11-16 06:00:00 UTC+8",  # not refused as an abbreviation
+        "2026-11-16 12:00:00+14:00",  # the farthest offsets there are
+        "2026-11-15 10:00:00-12:00",
+        "2026-11-16 03:45:00+0545",
     ]
     rows = "".join(gas_row(i, at=f) for i, f in enumerate(formats, start=1))
     rows += "GM００００００９９,F00000099,2026-11-16 06:00:00,１２.５,false,measured\n"
@@ -773,6 +776,11 @@ def test_json_past_the_parsers_limits_is_a_reject_not_a_crash(lake, value, reaso
         ("infinity", "is not a valid timestamp"),
         ("epoch", "is not a valid timestamp"),
         ("2026-11-16 06:00:00 CST", "is not a valid timestamp"),  # DuckDB: US Central time
+        # Offsets no place has, which DuckDB reads: 99 hours, 15 hours, 9:39, 8:01:39.
+        ("2026-11-16 06:00:00+99", "is not a valid timestamp"),
+        ("2026-11-16T06:00:00-1500", "is not a valid timestamp"),
+        ("2026-11-16 06:00:00+08:99", "is not a valid timestamp"),
+        ("2026-11-16 06:00:00+08:00:99", "is not a valid timestamp"),
     ],
 )
 def test_a_time_past_year_9999_or_a_word_for_a_time_is_refused(lake, at, reason) -> None:

@@ -46,6 +46,7 @@ LOCAL_FORMATS = [
     "%Y/%m/%d %H:%M",
     "%Y-%m-%d %H:%M",
 ]
+MAX_OFFSET_HOURS = 14  # the farthest any zone is from UTC (Kiribati's Line Islands)
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
 PARTITION = "event_date"  # bronze's partition column: no delivered field may take its name
@@ -140,8 +141,7 @@ def typed_value(col: Column, text: str, zone: str) -> str:
         # coalesce() evaluates each fallback only for the rows still missing a value.
         return numeric_only(
             f"coalesce({local_to_utc(f'try_strptime({text}, {literal(COMMON_FORMAT)})', zone)}, "
-            f"CASE WHEN NOT {zone_abbreviated(text)} "  # ISO 8601, offset or not
-            f"THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ)) END, "
+            f"{iso_time(text)}, "
             f"{local_to_utc(f'try_strptime({text}, {formats})', zone)}, "
             f"CASE WHEN regexp_full_match({text}, '\\d{{10}}(\\.\\d+)?') "
             f"THEN timezone('UTC', to_timestamp(try_cast({text} AS DOUBLE))) END)",
@@ -168,6 +168,19 @@ def in_type(kind: str, when: str) -> str:
     """SQL: a time as a value of a TIMESTAMP or DATE column's own type. A DATE compared with a
     TIMESTAMP is cast to one, which fails for a date past DuckDB's last timestamp."""
     return f"CAST({when} AS {kind})"
+
+
+def iso_time(text: str) -> str:
+    """SQL: an ISO 8601 time (a UTC offset, a zone's name or neither) as naive UTC; NULL for a
+    time ending in a zone abbreviation, or in an offset no place has, which DuckDB reads all
+    the same: `+99` as 99 hours, `+08:99` as 9:39 (the farthest are +14:00 and -12:00)."""
+    utc = f"timezone('UTC', try_cast({text} AS TIMESTAMPTZ))"
+    offset = f"epoch(try_cast({text} AS TIMESTAMP) - {utc})"  # that cast ignores the offset
+    return (
+        f"CASE WHEN {zone_abbreviated(text)} "
+        f"OR regexp_matches({text}, '[+-][0-9]{{2}}(:?[0-9]{{2}})?:?[6-9][0-9]$') "
+        f"OR abs({offset}) > {MAX_OFFSET_HOURS * 3600} THEN NULL ELSE {utc} END"
+    )
 
 
 def zone_abbreviated(text: str) -> str:
