@@ -161,6 +161,72 @@ def test_records_that_change_state_keep_the_latest_and_their_history(lake) -> No
     assert table(lake, "bronze", "hotline_12345_history").num_rows == 4
 
 
+H1, H2 = "H202611160001", "H202611160002"
+
+
+def hotline_state(rid: str, status: str, updated: str, **extra: str) -> dict:
+    """One state of a hotline order, with any extra fields."""
+    return {
+        "service_request_id": rid,
+        "status": status,
+        "service_code": "hotline.move_car",
+        "requested_datetime": "2026-11-16T08:00:00+08:00",
+        "updated_datetime": updated,
+        "street_code": "ST02",
+        **extra,
+    }
+
+
+def test_a_newer_state_replaces_the_record_whole_as_fields_come_and_go(lake) -> None:
+    """Found in review: once bronze existed, a field new in a later state never reached it, and
+    a field the newer state lacked kept the older state's value (a record no one delivered)."""
+    hotline = contract("hotline_12345")
+    first = [hotline_state(H1, "received", "2026-11-16T08:00:00+08:00", priority="high")]
+    deliver(lake, "hotline/hotline_12345/requests_1.json", json.dumps(first))
+    ingest(lake, hotline)
+    second = [
+        hotline_state(H1, "dispatched", "2026-11-16T09:00:00+08:00"),
+        hotline_state(H2, "received", "2026-11-16T09:00:00+08:00", channel="app"),
+    ]
+    deliver(lake, "hotline/hotline_12345/requests_2.json", json.dumps(second))
+    [result] = ingest(lake, hotline)
+    assert result.warnings == ["fields not in the contract, kept as text: channel"]
+    current = table(lake, "bronze", "hotline_12345").sort_by("service_request_id")
+    got = current.select(["service_request_id", "status", "priority", "channel"]).to_pylist()
+    assert got == [
+        {"service_request_id": H1, "status": "dispatched", "priority": None, "channel": None},
+        {"service_request_id": H2, "status": "received", "priority": None, "channel": "app"},
+    ]
+
+
+def test_two_machines_writing_a_system_first_at_once_write_each_row_once(
+    tmp_path, monkeypatch
+) -> None:
+    """Found in review: the first write of a table appended, and a second machine's creating
+    append that lost the race became a plain append: a key twice in bronze, for ever. Here the
+    second machine looked (no table yet) just before the first machine's write landed."""
+    from assets.ingest import tables
+
+    root = tmp_path / "lake"
+    a = LakeResource(root=str(root), local_dir=str(tmp_path / "a"))  # two machines' locks
+    b = LakeResource(root=str(root), local_dir=str(tmp_path / "b"))
+    hotline = contract("hotline_12345")
+    older = [hotline_state(H1, "received", "2026-11-16T08:00:00+08:00")]
+    newer = [hotline_state(H1, "dispatched", "2026-11-16T09:00:00+08:00")]
+    deliver(a, "hotline/hotline_12345/requests_a.json", json.dumps(older))
+    deliver(b, "hotline/hotline_12345/requests_b.json", json.dumps(newer))
+    ingest_landing(hotline, a)
+    monkeypatch.setattr(tables, "exists", lambda uri, storage_options=None: False)
+    ingest_landing(hotline, b)
+    monkeypatch.undo()
+    current = table(a, "bronze", "hotline_12345")
+    assert current.select(["service_request_id", "status"]).to_pylist() == [
+        {"service_request_id": H1, "status": "dispatched"}
+    ]
+    history = table(a, "bronze", "hotline_12345_history").column("status").to_pylist()
+    assert sorted(history) == ["dispatched", "received"]
+
+
 @pytest.mark.parametrize(
     ("updated", "reason"),
     [("infinity", "is not a valid timestamp"), ("9999-01-01T00:00:00+08:00", "is in the future")],

@@ -97,19 +97,43 @@ def replace_file_rows(
     storage_options: dict[str, str] | None = None,
 ) -> None:
     """Write files' rows, replacing any earlier attempt's rows of the same hashes, atomically."""
-    reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
-    first = not exists(uri, storage_options)
+    create_if_missing(uri, schema, partition_by, storage_options)
     write_deltalake(
         uri,
-        reader,
-        mode="append" if first else "overwrite",
-        predicate=None if first else by_hash(hashes, hash_column),
-        schema_mode=None if first else "merge",
+        pa.RecordBatchReader.from_batches(schema, iter(batches)),
+        mode="overwrite",
+        predicate=by_hash(hashes, hash_column),
+        schema_mode="merge",
         partition_by=partition_by,
         storage_options=storage_options,
         writer_properties=WRITER,
         target_file_size=TARGET_FILE_SIZE,
     )
+
+
+def create_if_missing(
+    uri: str,
+    schema: pa.Schema,
+    partition_by: list[str] | None = None,
+    storage_options: dict[str, str] | None = None,
+) -> None:
+    """Create the table, empty, if it is not there, so that every write of rows is a replace or
+    a merge, which a concurrent one conflicts with. A first write that created the table by
+    appending did not: delta-rs commits a second machine's creating append as a plain append,
+    and a delivery written on both at once was in the table twice."""
+    if not exists(uri, storage_options):
+        DeltaTable.create(
+            uri,
+            retyped_schema(schema, decoded),
+            mode="ignore",
+            partition_by=partition_by,
+            storage_options=storage_options,
+        )
+
+
+def decoded(kind: pa.DataType) -> pa.DataType:
+    """A dictionary's value type (Delta stores the values); any other type as it is."""
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
 
 
 def exists(uri: str, storage_options: dict[str, str] | None = None) -> bool:
@@ -170,16 +194,16 @@ def upsert(
     partition_by: list[str],
     storage_options: dict[str, str] | None = None,
 ) -> None:
-    """Merge rows on the key: newer versions replace older ones; a replay changes nothing."""
-    if not exists(uri, storage_options):
-        write_deltalake(
-            uri, rows, mode="append", partition_by=partition_by, storage_options=storage_options
-        )
-        return
+    """Merge rows on the key: a newer version replaces the older state whole (a field it lacks
+    becomes null; a field new to the table adds its column); a replay changes nothing."""
+    create_if_missing(uri, rows.schema, partition_by, storage_options)
+    table = DeltaTable(uri, storage_options=storage_options)
+    for field in pa.schema(table.schema().to_arrow()):
+        if field.name not in rows.column_names:  # else the older state's value would stay
+            rows = rows.append_column(field, pa.nulls(rows.num_rows, field.type))
     on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     (
-        DeltaTable(uri, storage_options=storage_options)
-        .merge(rows, predicate=on, source_alias="s", target_alias="t")
+        table.merge(rows, predicate=on, source_alias="s", target_alias="t", merge_schema=True)
         .when_matched_update_all(predicate=f"s.{version_column} > t.{version_column}")
         .when_not_matched_insert_all()
         .execute()

@@ -153,11 +153,13 @@ def check_settings(path: Path, settings: SystemSettings, columns: dict[str, Any]
         )
     if settings.update_semantics == "upsert":
         version = columns.get(settings.version_column or "")
-        if version is None or version.physicalType != "TIMESTAMP":
+        # Required: a state without a version compares with no other, and would never be
+        # superseded by a later one.
+        if version is None or version.physicalType != "TIMESTAMP" or not version.required:
             raise ContractError(
                 path,
                 "customProperties.versionColumn",
-                "updateSemantics upsert needs versionColumn naming a TIMESTAMP column",
+                "updateSemantics upsert needs versionColumn naming a required TIMESTAMP column",
             )
     for pattern in settings.landing_patterns:
         if problem := pattern_problem(pattern, columns):
