@@ -3,10 +3,17 @@ their corrected versions load), the rollback recorded, and nothing else touched.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
+from assets.ingest import ingest as ingest_module
+from assets.ingest import rollback
+from assets.ingest.ingest import SystemIngest
+from assets.ingest.landing import landing_files, system_lock
 from assets.ingest.rollback import main, roll_back, versions
 from tests.ingest_support import contract, deliver, ingest, table
 from tests.test_ingest_exactly_once import GAS, HEADER, gas_file, hotline_file
@@ -91,3 +98,82 @@ def test_a_rollback_refuses_what_it_cannot_do_and_lists_versions(lake, monkeypat
     assert len(listed) == len(versions(lake, "meter_readings_gas")) == current + 1
     assert main(["meter_readings_gas", "--to-version", str(current + 5)]) == 2
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 5  # untouched
+
+
+def test_a_rollback_to_a_compaction_during_a_load_forgets_that_load(lake, monkeypatch) -> None:
+    """Found in review: maintenance commits without the system's lock, so a compaction can land
+    while a file is being loaded. Rolled back to it, bronze lost the file's rows but the ledger
+    kept it (chosen by when it started): the file never loaded again."""
+    gas = contract("meter_readings_gas")
+    for day, first in [("20261114", 0), ("20261115", 100)]:
+        deliver(lake, GAS.format(day), gas_file(first, 50))
+        ingest(lake, gas)
+    uri = lake.table("bronze", "meter_readings_gas")
+    write = ingest_module.replace_file_rows
+
+    def compacted_first(target: str, *args, **kwargs) -> None:
+        if target == uri:  # nightly maintenance, between this load's start and its write
+            DeltaTable(target).optimize.compact()
+        write(target, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "replace_file_rows", compacted_first)
+    deliver(lake, GAS.format("20261116"), gas_file(1000, 30) + "GM1,F1,x,y,false,measured\n")
+    [bad] = ingest(lake, gas)
+    monkeypatch.undo()
+    compaction = next(
+        v for v in versions(lake, "meter_readings_gas") if v["operation"] == "OPTIMIZE"
+    )
+
+    done = roll_back(lake, "meter_readings_gas", compaction["version"])
+
+    assert (done.files, done.rows_removed) == ([bad.path], 30)
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 100
+    assert table(lake, "quarantine", "meter_readings_gas").num_rows == 0
+    assert GAS.format("20261116") not in table(lake, "ledger", "files").column("path").to_pylist()
+    [again] = ingest(lake, gas)  # the file goes in again
+    assert (again.path, again.rows_loaded) == (bad.path, 30)
+
+
+def test_a_rollback_retries_a_lost_race_on_the_tables_as_they_are_now(lake, monkeypatch) -> None:
+    """Found in review: a rollback retried a lost commit race on the table as it had loaded it,
+    failing every time, and stopped half done (bronze restored, the ledger still saying the
+    file was loaded). Here maintenance compacts each table just before the rollback writes."""
+    gas = contract("meter_readings_gas")
+    deliver(lake, GAS.format("20261116"), gas_file(0, 50))
+    ingest(lake, gas)
+    good = bronze_version(lake, "meter_readings_gas")
+    deliver(lake, GAS.format("20261117"), gas_file(100, 30) + "GM1,F1,x,y,false,measured\n")
+    ingest(lake, gas)
+    raced: set[str] = set()
+
+    class RacedTable(DeltaTable):
+        def delete(self, predicate: str | None = None, **kwargs):
+            if self.table_uri not in raced:  # once per table
+                raced.add(self.table_uri)
+                DeltaTable(self.table_uri).optimize.compact(min_commit_interval=0)
+            return super().delete(predicate, **kwargs)
+
+    monkeypatch.setattr(rollback, "DeltaTable", RacedTable)
+    done = roll_back(lake, "meter_readings_gas", good)
+
+    assert raced and (done.files, done.rows_removed) == ([GAS.format("20261117")], 30)
+    assert table(lake, "ledger", "files").column("path").to_pylist() == [GAS.format("20261116")]
+    assert table(lake, "quarantine", "meter_readings_gas").num_rows == 0
+
+
+def test_a_rollback_waits_for_a_running_ingest_and_undoes_it_too(lake) -> None:
+    """Found in review: a rollback read bronze's version before waiting for the system's lock;
+    an ingest committing meanwhile made its restore fail, whatever the retries."""
+    gas = contract("meter_readings_gas")
+    deliver(lake, GAS.format("20261116"), gas_file(0, 50))
+    ingest(lake, gas)
+    good = bronze_version(lake, "meter_readings_gas")
+    deliver(lake, GAS.format("20261117"), gas_file(100, 30))
+    with ThreadPoolExecutor(1) as pool, system_lock(lake, "meter_readings_gas"):
+        waiting = pool.submit(roll_back, lake, "meter_readings_gas", good)
+        time.sleep(0.5)  # the rollback is waiting for the lock
+        job = SystemIngest(gas, lake, "running")  # an ingest that holds the lock
+        job.ingest(landing_files(lake.landing_root, gas)[1:], {})
+    done = waiting.result(timeout=60)
+    assert done.files == [GAS.format("20261117")]
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 50

@@ -6,7 +6,8 @@ everything that came in after it forgotten, so the corrected files can be delive
 
 Bronze goes back by Delta time travel (`restore`: a new version, so the rollback itself can be
 undone). The files ingested after that version are found in the ledger (one ingest per system at
-a time, so a file started after the version's commit was committed after it); their rows leave
+a time, so a file started after the version's commit was committed after it) and by the content
+hashes whose rows leave bronze (maintenance commits without the lock); their rows leave
 `bronze/<system>_history` and `quarantine/<system>`, their ledger rows leave the ledger, and one
 row in `ledger/rollbacks` records what was undone, by whom and why. Re-run the city model for the
 days concerned afterwards.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from assets.ingest.ingest import retried
@@ -70,46 +72,65 @@ def versions(lake: LakeResource, system: str) -> list[dict]:
     ]
 
 
-def files_after(lake: LakeResource, system: str, committed_ms: int) -> pa.Table:
-    """Ledger rows of the files the system started ingesting after `committed_ms`."""
+def files_after(
+    lake: LakeResource, system: str, committed_ms: int, left_bronze: set[str]
+) -> pa.Table:
+    """Ledger rows of the files ingested after a commit: those the system started ingesting
+    after `committed_ms`, and those whose rows leave bronze (`left_bronze`, content hashes).
+    The second catch a file whose ingest straddled the commit: maintenance commits without the
+    system's lock, so a file started before its compaction may have been written after it."""
     after = datetime.fromtimestamp(committed_ms / 1000, UTC).isoformat(timespec="microseconds")
+    started = f"started_at > {literal(after)}"
+    where = (
+        f"{started} OR {by_hash(sorted(left_bronze), 'content_hash')}" if left_bronze else started
+    )
     rows = read_table(
         lake.table("ledger", "files"),
         ["path", "content_hash", "status", "batch_id", "rows_loaded"],
-        f"system = {literal(system)} AND started_at > {literal(after)}",
+        f"system = {literal(system)} AND ({where})",
         lake.storage_options,
     )
     return rows if rows is not None else pa.table({"batch_id": pa.array([], pa.string())})
 
 
+def source_hashes(lake: LakeResource, system: str, version: int | None = None) -> set[str]:
+    """The content hashes of the files whose rows bronze holds (as of `version`, else now)."""
+    rows = read_table(
+        lake.table("bronze", system), ["_source_hash"], storage_options=lake.storage_options,
+        version=version,
+    )  # fmt: skip
+    return set() if rows is None else set(pc.unique(rows.column(0)).drop_null().to_pylist())
+
+
 def delete_where(lake: LakeResource, zone: str, name: str, predicate: str) -> None:
-    """Delete a table's rows matching `predicate` (a new version; nothing if no table)."""
+    """Delete a table's rows matching `predicate` (a new version; nothing if no table). Each
+    attempt loads the table afresh: a table object never sees a commit made after it loaded."""
     uri = lake.table(zone, name)
     if exists(uri, lake.storage_options):
-        table = DeltaTable(uri, storage_options=lake.storage_options)
-        retried(lambda: table.delete(predicate))
+        retried(lambda: DeltaTable(uri, storage_options=lake.storage_options).delete(predicate))
 
 
 def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = "") -> Rollback:
     """Restore `bronze/<system>` to `to_version` and forget every file ingested after it."""
     if system not in {c.id for c in load_contracts()}:
         raise ValueError(f"no contract for system {system!r}")
-    bronze = DeltaTable(lake.table("bronze", system), storage_options=lake.storage_options)
-    current = bronze.version()
-    if not 0 <= to_version < current:
-        raise ValueError(f"bronze/{system} is at version {current}: roll back to 0..{current - 1}")
-    with system_lock(lake, system):  # no ingest of this system meanwhile
+    uri = lake.table("bronze", system)
+    with system_lock(lake, system):  # no ingest of this system meanwhile: read bronze inside
+        bronze = DeltaTable(uri, storage_options=lake.storage_options)
+        current = bronze.version()
+        if not 0 <= to_version < current:
+            raise ValueError(
+                f"bronze/{system} is at version {current}: roll back to 0..{current - 1}"
+            )
         committed = next(h["timestamp"] for h in bronze.history() if h["version"] == to_version)
-        undone = files_after(lake, system, committed).to_pylist()
+        leaving = source_hashes(lake, system) - source_hashes(lake, system, to_version)
+        undone = files_after(lake, system, committed, leaving).to_pylist()
+        retried(lambda: DeltaTable(uri, storage_options=lake.storage_options).restore(to_version))
+        try:
+            forget(lake, system, undone)
+        except Exception as err:
+            raise RollbackUnfinished(system, to_version, err) from err
         loaded = [r for r in undone if r["status"] != "duplicate"]
-        retried(lambda: bronze.restore(to_version))
-        if loaded:  # content hashes and batch ids are hex: `by_hash` inlines them safely
-            hashes = [r["content_hash"] for r in loaded]
-            delete_where(lake, "bronze", f"{system}_history", by_hash(hashes, "_source_hash"))
-            delete_where(lake, "quarantine", system, by_hash(hashes, "source_hash"))
-        if undone:
-            batches = [r["batch_id"] for r in undone]
-            delete_where(lake, "ledger", "files", by_hash(batches, "batch_id"))
         done = Rollback(
             system, current, to_version, sorted({r["path"] for r in loaded}),
             sum(r["rows_loaded"] or 0 for r in loaded),
@@ -122,6 +143,28 @@ def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = ""
         }
         append(lake.table("ledger", "rollbacks"), pa.Table.from_pylist([record], ROLLBACKS_SCHEMA))
     return done
+
+
+def forget(lake: LakeResource, system: str, undone: list[dict]) -> None:
+    """Remove the undone files' rows from history and quarantine, then their ledger rows (last:
+    until then a re-run of the rollback finds them again)."""
+    loaded = [r["content_hash"] for r in undone if r["status"] != "duplicate"]
+    if loaded:  # content hashes and batch ids are hex: `by_hash` inlines them safely
+        delete_where(lake, "bronze", f"{system}_history", by_hash(loaded, "_source_hash"))
+        delete_where(lake, "quarantine", system, by_hash(loaded, "source_hash"))
+    if undone:
+        delete_where(lake, "ledger", "files", by_hash([r["batch_id"] for r in undone], "batch_id"))
+
+
+class RollbackUnfinished(Exception):
+    """Bronze was restored but the undone files could not all be forgotten: run it again."""
+
+    def __init__(self, system: str, to_version: int, err: Exception) -> None:
+        super().__init__(
+            f"bronze/{system} is restored to version {to_version}, but forgetting the files "
+            f"ingested after it stopped ({type(err).__name__}: {err}); run the same rollback "
+            f"again to finish it"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         done = roll_back(lake, args.system, args.to_version, args.reason)
-    except ValueError as err:
+    except (ValueError, RollbackUnfinished) as err:
         print(err, file=sys.stderr)
         return 2
     print(f"bronze/{done.system}: version {done.from_version} -> {done.to_version}; "

@@ -163,15 +163,17 @@ def read_table(
     columns: list[str] | None = None,
     where: str | None = None,
     storage_options: dict[str, str] | None = None,
+    version: int | None = None,
 ) -> pa.Table | None:
-    """A table's rows (projected, filtered by an SQL condition), or None when there is no table.
+    """A table's rows (projected, filtered by an SQL condition; as of `version`, else now), or
+    None when there is no table.
 
     The query runs in delta-rs (DataFusion), which skips the files whose statistics rule the
     condition out: a system's ledger rows are read in time that grows with that system's files,
     not with the whole ledger's (at a month of deliveries, 36 ms instead of 790 ms).
     """
     try:
-        table = DeltaTable(uri, storage_options=storage_options)
+        table = DeltaTable(uri, version=version, storage_options=storage_options)
     except TableNotFoundError:
         return None
     select = ", ".join(map(ident, columns)) if columns else "*"
