@@ -4,9 +4,12 @@ import dagster as dg
 from deltalake import DeltaTable
 from pyarrow import fs
 
+from assets.ingest.landing import system_lock
+from assets.ingest.tables import retried
 from assets.lake import LakeResource
 
 ZONES = ("bronze", "quarantine", "ledger")
+MAINTENANCE_LOCK = "_maintenance"  # a lock name no contract id takes (ids start with a letter)
 
 
 class MaintenanceConfig(dg.Config):
@@ -36,22 +39,27 @@ def tables_in(lake: LakeResource, zone: str) -> list[str]:
 def compact_and_vacuum(
     context: dg.AssetExecutionContext, config: MaintenanceConfig, lake: LakeResource
 ) -> dg.MaterializeResult:
-    """Run OPTIMIZE (compact) and VACUUM on every ingestion table."""
+    """Run OPTIMIZE (compact) and VACUUM on every ingestion table. A table that fails does not
+    hold back the others; the run then fails naming it."""
     compacted = removed = 0
-    for zone in ZONES:
-        for uri in tables_in(lake, zone):
-            table = DeltaTable(uri, storage_options=lake.storage_options)
-            metrics = table.optimize.compact()
-            deleted = table.vacuum(
-                retention_hours=config.retention_hours,
-                dry_run=False,
-                enforce_retention_duration=config.retention_hours >= 168,
-            )
-            compacted += metrics.get("numFilesRemoved", 0)
-            removed += len(deleted)
-            context.log.info(
-                f"{uri}: compacted {metrics.get('numFilesRemoved', 0)}, vacuumed {len(deleted)}"
-            )
+    failed: list[str] = []
+    # One upkeep at a time: delta-rs lets two compactions of one table both commit (each removes
+    # the same small files, adds its own copy of their rows), doubling the rows.
+    with system_lock(lake, MAINTENANCE_LOCK):
+        for uri in [uri for zone in ZONES for uri in tables_in(lake, zone)]:
+            try:
+                files_compacted, files_vacuumed = retried(
+                    lambda uri=uri: upkeep(uri, lake, config.retention_hours)
+                )
+            except Exception as err:  # any error: said, the other tables still kept up
+                context.log.error(f"{uri}: {type(err).__name__}: {err}")
+                failed.append(uri)
+                continue
+            compacted += files_compacted
+            removed += files_vacuumed
+            context.log.info(f"{uri}: compacted {files_compacted}, vacuumed {files_vacuumed}")
+    if failed:
+        raise dg.Failure(f"{len(failed)} table(s) not kept up (see the log): {', '.join(failed)}")
     return dg.MaterializeResult(
         metadata={
             "files_compacted": compacted,
@@ -59,6 +67,20 @@ def compact_and_vacuum(
             "retention_hours": config.retention_hours,
         }
     )
+
+
+def upkeep(uri: str, lake: LakeResource, retention_hours: int) -> tuple[int, int]:
+    """Compact one table, then vacuum it: the files compacted and the files deleted. The table is
+    loaded afresh each time: an ingest's commit in between (an upsert rewrites files) makes the
+    compaction lose its race, and a retry must see that commit."""
+    table = DeltaTable(uri, storage_options=lake.storage_options)
+    metrics = table.optimize.compact()
+    deleted = table.vacuum(
+        retention_hours=retention_hours,
+        dry_run=False,
+        enforce_retention_duration=retention_hours >= 168,
+    )
+    return metrics.get("numFilesRemoved", 0), len(deleted)
 
 
 maintenance_schedule = dg.ScheduleDefinition(

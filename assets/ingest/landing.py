@@ -88,7 +88,8 @@ def pattern_bases(root: Path, patterns: list[str]) -> list[Path]:
 @contextmanager
 def system_lock(lake, system: str) -> Iterator[None]:
     """Hold `<local dir>/_locks/<system>.lock`: one ingest of a system at a time on this machine
-    (across machines, Delta's commit conflicts keep writes whole)."""
+    (across machines, Delta's commit conflicts keep writes whole). Maintenance holds one too,
+    under a name no contract id takes."""
     folder = lake.local("_locks")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{system}.lock", "w") as handle:
