@@ -9,13 +9,14 @@ from assets.ingest.tables import retried
 from assets.lake import LakeResource
 
 ZONES = ("bronze", "quarantine", "ledger")
+SAFE_RETENTION_HOURS = 168  # delta-rs's default: a week of time travel, readers never cut off
 MAINTENANCE_LOCK = "_maintenance"  # a lock name no contract id takes (ids start with a letter)
 
 
 class MaintenanceConfig(dg.Config):
     """Vacuum removes files unreferenced for longer than this (time travel stops there)."""
 
-    retention_hours: int = 168
+    retention_hours: int = SAFE_RETENTION_HOURS
 
 
 def tables_in(lake: LakeResource, zone: str) -> list[str]:
@@ -43,6 +44,11 @@ def compact_and_vacuum(
     hold back the others; the run then fails naming it."""
     compacted = removed = 0
     failed: list[str] = []
+    if config.retention_hours < SAFE_RETENTION_HOURS:  # delta-rs refuses it unless told
+        context.log.warning(
+            f"retention_hours {config.retention_hours} < {SAFE_RETENTION_HOURS}: vacuum may "
+            "delete files a running reader or a rollback still needs"
+        )
     # One upkeep at a time: delta-rs lets two compactions of one table both commit (each removes
     # the same small files, adds its own copy of their rows), doubling the rows.
     with system_lock(lake, MAINTENANCE_LOCK):
@@ -78,7 +84,7 @@ def upkeep(uri: str, lake: LakeResource, retention_hours: int) -> tuple[int, int
     deleted = table.vacuum(
         retention_hours=retention_hours,
         dry_run=False,
-        enforce_retention_duration=retention_hours >= 168,
+        enforce_retention_duration=retention_hours >= SAFE_RETENTION_HOURS,
     )
     return metrics.get("numFilesRemoved", 0), len(deleted)
 
