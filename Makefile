@@ -46,10 +46,12 @@ $(SHARING_CLIENT):
 	$(PYTHON) -m venv .venv-sharing
 	PYTHONPATH= .venv-sharing/bin/pip install --quiet 'delta-sharing==1.4.2'
 
-# Dagster keeps runs and events here; telemetry off (no phoning home).
+# Dagster keeps runs and events here; telemetry off (no phoning home). Pools (lake maintenance)
+# run one step at a time across every run of the instance.
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	@printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n' \
+		> $(DAGSTER_HOME)/dagster.yaml
 
 simulate: install
 	$(BIN)/python -m citysim generate --scale $(SCALE) --days $(DAYS) --seed $(SEED) --start $(START) \

@@ -11,6 +11,7 @@ from assets.lake import LakeResource
 ZONES = ("bronze", "quarantine", "ledger")
 SAFE_RETENTION_HOURS = 168  # delta-rs's default: a week of time travel, readers never cut off
 MAINTENANCE_LOCK = "_maintenance"  # a lock name no contract id takes (ids start with a letter)
+MAINTENANCE_POOL = "lake_maintenance"  # limit 1 in the instance's dagster.yaml (see Makefile)
 
 
 class MaintenanceConfig(dg.Config):
@@ -36,6 +37,7 @@ def tables_in(lake: LakeResource, zone: str) -> list[str]:
     owners=["team:city-data-office"],
     kinds={"delta", "python"},
     description="Compacts small files of bronze, quarantine and the ledger; vacuums old files.",
+    pool=MAINTENANCE_POOL,  # one at a time across the instance's runs, on any machine
 )
 def compact_and_vacuum(
     context: dg.AssetExecutionContext, config: MaintenanceConfig, lake: LakeResource

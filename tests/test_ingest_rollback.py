@@ -100,10 +100,9 @@ def test_a_rollback_refuses_what_it_cannot_do_and_lists_versions(lake, monkeypat
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 5  # untouched
 
 
-def test_a_rollback_to_a_compaction_during_a_load_forgets_that_load(lake, monkeypatch) -> None:
-    """Found in review: maintenance commits without the system's lock, so a compaction can land
-    while a file is being loaded. Rolled back to it, bronze lost the file's rows but the ledger
-    kept it (chosen by when it started): the file never loaded again."""
+def load_straddling_a_compaction(lake, monkeypatch) -> tuple[str, int]:
+    """Two good loads, then a bad one during which maintenance compacts bronze (it commits
+    without the system's lock): the bad file's path and the compaction's version."""
     gas = contract("meter_readings_gas")
     for day, first in [("20261114", 0), ("20261115", 100)]:
         deliver(lake, GAS.format(day), gas_file(first, 50))
@@ -120,18 +119,47 @@ def test_a_rollback_to_a_compaction_during_a_load_forgets_that_load(lake, monkey
     deliver(lake, GAS.format("20261116"), gas_file(1000, 30) + "GM1,F1,x,y,false,measured\n")
     [bad] = ingest(lake, gas)
     monkeypatch.undo()
-    compaction = next(
-        v for v in versions(lake, "meter_readings_gas") if v["operation"] == "OPTIMIZE"
-    )
+    [compaction] = [v for v in versions(lake, gas.id) if v["operation"] == "OPTIMIZE"]
+    return bad.path, compaction["version"]
 
-    done = roll_back(lake, "meter_readings_gas", compaction["version"])
 
-    assert (done.files, done.rows_removed) == ([bad.path], 30)
+def assert_forgotten_and_loads_again(lake, path: str) -> None:
+    """Bronze and quarantine as before the file, the ledger without it, and the file loads."""
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 100
     assert table(lake, "quarantine", "meter_readings_gas").num_rows == 0
-    assert GAS.format("20261116") not in table(lake, "ledger", "files").column("path").to_pylist()
-    [again] = ingest(lake, gas)  # the file goes in again
-    assert (again.path, again.rows_loaded) == (bad.path, 30)
+    assert path not in table(lake, "ledger", "files").column("path").to_pylist()
+    [again] = ingest(lake, contract("meter_readings_gas"))
+    assert (again.path, again.rows_loaded) == (path, 30)
+
+
+def test_a_rollback_to_a_compaction_during_a_load_forgets_that_load(lake, monkeypatch) -> None:
+    """Found in review: rolled back to a compaction that landed while a file loaded, bronze lost
+    the file's rows but the ledger kept it (chosen by when it started): it never loaded again."""
+    path, compaction = load_straddling_a_compaction(lake, monkeypatch)
+    done = roll_back(lake, "meter_readings_gas", compaction)
+    assert (done.files, done.rows_removed) == ([path], 30)
+    assert_forgotten_and_loads_again(lake, path)
+
+
+def test_a_rollback_stopped_part_way_is_finished_by_running_it_again(lake, monkeypatch) -> None:
+    """Found in review: a rollback stopped after restoring bronze could not be finished, since
+    bronze no longer showed which files' rows had left it. Bronze is now restored last."""
+    path, compaction = load_straddling_a_compaction(lake, monkeypatch)
+    delete = rollback.delete_where
+
+    def ledger_unreachable(lake, zone: str, name: str, predicate: str) -> None:
+        if zone == "ledger":
+            raise OSError("the ledger's store is unreachable")
+        delete(lake, zone, name, predicate)
+
+    monkeypatch.setattr(rollback, "delete_where", ledger_unreachable)
+    with pytest.raises(rollback.RollbackUnfinished, match="run the same rollback again"):
+        roll_back(lake, "meter_readings_gas", compaction)
+    monkeypatch.undo()
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 130  # not restored yet
+    done = roll_back(lake, "meter_readings_gas", compaction)
+    assert (done.files, done.rows_removed) == ([path], 30)
+    assert_forgotten_and_loads_again(lake, path)
 
 
 def test_a_rollback_retries_a_lost_race_on_the_tables_as_they_are_now(lake, monkeypatch) -> None:

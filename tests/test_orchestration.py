@@ -235,3 +235,4 @@ def test_maintenance_waits_for_a_maintenance_run_under_way(lake) -> None:
         time.sleep(1)
         assert not second.done()
     assert second.result(timeout=60).success
+    assert maintenance.compact_and_vacuum.op.pool == "lake_maintenance"  # across machines

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from assets.ingest.ingest import retried
@@ -97,9 +96,9 @@ def source_hashes(lake: LakeResource, system: str, version: int | None = None) -
     """The content hashes of the files whose rows bronze holds (as of `version`, else now)."""
     rows = read_table(
         lake.table("bronze", system), ["_source_hash"], storage_options=lake.storage_options,
-        version=version,
+        version=version, distinct=True,
     )  # fmt: skip
-    return set() if rows is None else set(pc.unique(rows.column(0)).drop_null().to_pylist())
+    return set() if rows is None else set(rows.column(0).drop_null().to_pylist())
 
 
 def delete_where(lake: LakeResource, zone: str, name: str, predicate: str) -> None:
@@ -114,9 +113,9 @@ def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = ""
     """Restore `bronze/<system>` to `to_version` and forget every file ingested after it."""
     if system not in {c.id for c in load_contracts()}:
         raise ValueError(f"no contract for system {system!r}")
-    uri = lake.table("bronze", system)
+    uri, options = lake.table("bronze", system), lake.storage_options
     with system_lock(lake, system):  # no ingest of this system meanwhile: read bronze inside
-        bronze = DeltaTable(uri, storage_options=lake.storage_options)
+        bronze = DeltaTable(uri, storage_options=options)
         current = bronze.version()
         if not 0 <= to_version < current:
             raise ValueError(
@@ -125,9 +124,10 @@ def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = ""
         committed = next(h["timestamp"] for h in bronze.history() if h["version"] == to_version)
         leaving = source_hashes(lake, system) - source_hashes(lake, system, to_version)
         undone = files_after(lake, system, committed, leaving).to_pylist()
-        retried(lambda: DeltaTable(uri, storage_options=lake.storage_options).restore(to_version))
+        # Bronze last: until it is restored, running the rollback again finds the same files.
         try:
             forget(lake, system, undone)
+            retried(lambda: DeltaTable(uri, storage_options=options).restore(to_version))
         except Exception as err:
             raise RollbackUnfinished(system, to_version, err) from err
         loaded = [r for r in undone if r["status"] != "duplicate"]
@@ -146,8 +146,7 @@ def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = ""
 
 
 def forget(lake: LakeResource, system: str, undone: list[dict]) -> None:
-    """Remove the undone files' rows from history and quarantine, then their ledger rows (last:
-    until then a re-run of the rollback finds them again)."""
+    """Remove the undone files' rows from history and quarantine, then their ledger rows."""
     loaded = [r["content_hash"] for r in undone if r["status"] != "duplicate"]
     if loaded:  # content hashes and batch ids are hex: `by_hash` inlines them safely
         delete_where(lake, "bronze", f"{system}_history", by_hash(loaded, "_source_hash"))
@@ -157,13 +156,13 @@ def forget(lake: LakeResource, system: str, undone: list[dict]) -> None:
 
 
 class RollbackUnfinished(Exception):
-    """Bronze was restored but the undone files could not all be forgotten: run it again."""
+    """A rollback that stopped part way (a write failing after its retries): running the same
+    rollback again finishes it."""
 
     def __init__(self, system: str, to_version: int, err: Exception) -> None:
         super().__init__(
-            f"bronze/{system} is restored to version {to_version}, but forgetting the files "
-            f"ingested after it stopped ({type(err).__name__}: {err}); run the same rollback "
-            f"again to finish it"
+            f"the rollback of bronze/{system} to version {to_version} stopped part way "
+            f"({type(err).__name__}: {err}); run the same rollback again to finish it"
         )
 
 

@@ -164,9 +164,10 @@ def read_table(
     where: str | None = None,
     storage_options: dict[str, str] | None = None,
     version: int | None = None,
+    distinct: bool = False,
 ) -> pa.Table | None:
-    """A table's rows (projected, filtered by an SQL condition; as of `version`, else now), or
-    None when there is no table.
+    """A table's rows (projected, filtered by an SQL condition, each distinct row once if
+    `distinct`; as of `version`, else now), or None when there is no table.
 
     The query runs in delta-rs (DataFusion), which skips the files whose statistics rule the
     condition out: a system's ledger rows are read in time that grows with that system's files,
@@ -177,7 +178,9 @@ def read_table(
     except TableNotFoundError:
         return None
     select = ", ".join(map(ident, columns)) if columns else "*"
-    sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
+    sql = f"SELECT {'DISTINCT ' if distinct else ''}{select} FROM t" + (
+        f" WHERE {where}" if where else ""
+    )
     rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
     # DataFusion answers text as string_view; the rest of the lake (and pandas) uses string
     return rows.cast(retyped_schema(rows.schema, plain_text))

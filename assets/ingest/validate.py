@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -172,8 +172,9 @@ def in_type(kind: str, when: str) -> str:
 
 def iso_time(text: str) -> str:
     """SQL: an ISO 8601 time (a UTC offset, a zone's name or neither) as naive UTC; NULL for a
-    time ending in a zone abbreviation, or in an offset no place has, which DuckDB reads all
-    the same: `+99` as 99 hours, `+08:99` as 9:39 (the farthest are +14:00 and -12:00)."""
+    time ending in a zone abbreviation, or in an offset more than 14 hours either way (the
+    farthest zones are +14:00 and -12:00) or with minutes or seconds past 59, which DuckDB
+    reads all the same: `+99` as 99 hours, `+08:99` as 9:39."""
     utc = f"timezone('UTC', try_cast({text} AS TIMESTAMPTZ))"
     offset = f"epoch(try_cast({text} AS TIMESTAMP) - {utc})"  # that cast ignores the offset
     return (
@@ -318,6 +319,7 @@ def normalised(source: Source) -> str:
     )
 
 
+@lru_cache(maxsize=4096)  # a query costs ~17 ms; folder names (operators) are few and repeat
 def normalised_text(value: str) -> str | None:
     """`value` as the validation query normalises a text field: the same SQL, so that what
     identifies a delivery (the values its path supplies) never differs from what its rows hold."""
