@@ -11,12 +11,17 @@ import dagster as dg
 from pydantic import Field
 
 from assets.ingest.ingest import FileResult, FilesFailed, ingest_landing
-from assets.ingest.landing import delivery_date, landing_files
+from assets.ingest.landing import (
+    DELIVERY_ZONE,
+    FIRST_DELIVERY_DAY,
+    delivery_date,
+    landing_files,
+)
 from assets.lake import LakeResource
 from assets.registry import Contract, load_contracts
 
 DELIVERY_DAYS = dg.DailyPartitionsDefinition(
-    start_date="2026-01-01", timezone="Asia/Shanghai", end_offset=1
+    start_date=FIRST_DELIVERY_DAY.isoformat(), timezone=DELIVERY_ZONE.key, end_offset=1
 )
 STEWARD_DOMAIN = "citybrain.local"
 CHECK_BALANCE = "counts_balance"

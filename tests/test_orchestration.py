@@ -6,7 +6,7 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -84,6 +84,21 @@ def test_the_landing_sensor_waits_for_a_file_still_being_written(lake) -> None:
     settle(path)
     [request] = sensor_requests(lake)
     assert request.run_config["ops"]["bronze__meter_readings_gas"]["config"] == {"paths": [GAS]}
+
+
+def test_files_dated_before_the_partitions_or_ahead_of_the_clock_get_runs(lake) -> None:
+    """Found in review: a file keeping its sender's older time (`rsync -a`) failed every tick
+    of the sensor (no partition for its day), and one dated ahead waited, unsaid, till then."""
+    old, ahead = GAS.replace(".csv", "_old.csv"), GAS.replace(".csv", "_ahead.csv")
+    for rel, at in [(old, datetime(2025, 10, 26, 8)), (ahead, datetime.now() + timedelta(days=2))]:
+        path = deliver(lake, rel, BODY.replace("1.5", rel[-8:-4]))
+        os.utime(path, (at.timestamp(), at.timestamp()))
+    requests = {r.partition_key: r for r in sensor_requests(lake)}
+    today = datetime.now(DELIVERY_ZONE).date().isoformat()
+    assert sorted(requests) == ["2026-01-01", today]
+    for day, rel in [("2026-01-01", old), (today, ahead)]:
+        config = requests[day].run_config["ops"]["bronze__meter_readings_gas"]["config"]
+        assert config == {"paths": [rel]}
 
 
 def test_the_landing_sensor_requests_runs_keyed_by_content(lake) -> None:

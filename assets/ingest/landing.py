@@ -101,14 +101,21 @@ def system_lock(lake, system: str) -> Iterator[None]:
 
 
 SETTLE_SECONDS = 60  # a landing file the sensor takes has not changed for this long
+FIRST_DELIVERY_DAY = date(2026, 1, 1)  # the first day ingestion is partitioned by
 
 
 def delivery_date(path: Path) -> date:
-    """The day a file arrived, in Shanghai: its modification time (the partition it belongs to)."""
-    return datetime.fromtimestamp(path.stat().st_mtime, DELIVERY_ZONE).date()
+    """The day a file arrived, in Shanghai: its modification time (the partition it belongs to),
+    within the days there are partitions for. A file keeping its sender's older time (`rsync
+    -a`, `sftp -p`, an unzipped archive) is taken on FIRST_DELIVERY_DAY, one dated ahead of
+    this machine's clock today: a day without a partition failed the sensor's every tick."""
+    arrived = datetime.fromtimestamp(path.stat().st_mtime, DELIVERY_ZONE).date()
+    return min(max(arrived, FIRST_DELIVERY_DAY), datetime.now(DELIVERY_ZONE).date())
 
 
 def is_settled(path: Path, now: float) -> bool:
     """Whether a file has not changed for `SETTLE_SECONDS` (`now`: seconds since the epoch): a
-    unit still uploading it (SFTP writes in place) would otherwise be read half-written."""
-    return now - path.stat().st_mtime >= SETTLE_SECONDS
+    unit still uploading it (SFTP writes in place) would otherwise be read half-written. A time
+    as far ahead of the clock is settled too: a writer sets the time it writes at, so such a
+    time was set after the upload (`sftp -p`), by a sender whose clock runs ahead."""
+    return abs(now - path.stat().st_mtime) >= SETTLE_SECONDS
