@@ -4,6 +4,7 @@ never double or lose a row; schema drift evolves the table or quarantines the fi
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import signal
@@ -71,6 +72,26 @@ def test_a_corrected_file_resent_under_its_name_is_read_again(lake) -> None:
     [again] = ingest(lake, gas)
     assert (again.status, again.rows_read, again.rows_loaded) == ("loaded", 60, 60)
     assert ingest(lake, gas) == []  # and a re-run finds nothing new
+
+
+def test_a_file_corrected_in_place_at_the_same_size_is_read_again(lake) -> None:
+    """Found in review: a file was known by its name and size, so a reading corrected in place
+    (`1.5` to `2.5`) was never read again, whichever run looked; bronze kept 1.5."""
+    gas = contract("meter_readings_gas")
+    path = deliver(lake, GAS.format("20261116"), gas_file(0, 5))
+    ingest(lake, gas)
+    size = path.stat().st_size
+    path.write_text(gas_file(0, 5).replace("3.5", "9.5"), encoding="utf-8")
+    at = path.stat().st_mtime + 1  # a later edit, whatever the clock's resolution
+    os.utime(path, (at, at))
+    assert path.stat().st_size == size
+    [again] = ingest(lake, gas)
+    assert (again.status, again.rows_loaded) == ("loaded", 5)
+    readings = table(lake, "bronze", "meter_readings_gas").column("reading").to_pylist()
+    assert readings.count(9.5) == 1
+    os.utime(path, (at + 1, at + 1))  # touched, unchanged: a duplicate, not loaded again
+    [touched] = ingest(lake, gas)
+    assert touched.status == "duplicate" and ingest(lake, gas) == []
 
 
 def test_duplicate_rows_within_a_file_go_to_quarantine(lake) -> None:
@@ -461,5 +482,6 @@ def test_ledger_states_of_many_systems_come_from_one_read(lake) -> None:
     [result] = ingest(lake, contract("meter_readings_gas"))
     states = ledger_states(lake.table("ledger", "files"), ["meter_readings_gas", "flats"])
     assert states["meter_readings_gas"].hashes == {result.content_hash: result.path}
-    assert states["meter_readings_gas"].paths == {(result.path, result.size_bytes)}
+    seen = {(result.path, result.size_bytes, result.modified_at)}
+    assert states["meter_readings_gas"].paths == seen
     assert states["flats"].hashes == {} and states["flats"].paths == set()

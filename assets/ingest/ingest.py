@@ -26,6 +26,7 @@ from assets.ingest.landing import (
     delivery_hash,
     is_utf8_name,
     landing_files,
+    modified_time,
     named_files,
     printable,
     system_lock,
@@ -71,6 +72,7 @@ class FileResult:
     run_id: str = ""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
+    modified_at: datetime | None = None  # the file's time when taken: a same-size edit is new
 
     def as_row(self) -> dict:
         """The row as the ledger table stores it."""
@@ -99,6 +101,7 @@ class SystemIngest:
         for path, rel in files:
             if not is_utf8_name(rel):
                 raise NameNotUtf8(rel)  # the file stays pending, named, and the others go in
+            modified = modified_time(path)  # before hashing: an edit meanwhile is seen later
             # a re-delivery costs this pass only
             digest, size = delivery_hash(self.contract, path, rel)
             result = FileResult(
@@ -109,6 +112,7 @@ class SystemIngest:
                 "loaded",
                 batch_id=uuid.uuid4().hex,
                 run_id=self.run_id,
+                modified_at=modified,
             )
             if digest in known:
                 result.status = "duplicate"
@@ -576,14 +580,18 @@ def groups(files: list[tuple[Path, str]]) -> Iterator[list[tuple[Path, str]]]:
 @dataclass(frozen=True)
 class LedgerState:
     """What the ledger knows of a system: hashes taken in (with their first path), and every
-    (path, size) seen. A file re-sent under a known name with a new size is read again."""
+    (path, size, modification time) seen. A file changed under a known name is read again,
+    also at the same size (a reading corrected in place); an unchanged one is not hashed again.
+    Ledger rows written before modification times were kept hold None: (path, size) decides."""
 
     hashes: dict[str, str]
-    paths: set[tuple[str, int]]
+    paths: set[tuple[str, int, datetime | None]]
 
     def is_new(self, path: Path, rel: str) -> bool:
         """Whether the landed file at `path` (`rel` in landing) is not in the ledger as it is."""
-        return (rel, path.stat().st_size) not in self.paths
+        size = path.stat().st_size
+        seen = (rel, size, modified_time(path)) in self.paths
+        return not seen and (rel, size, None) not in self.paths
 
 
 def ledger_states(
@@ -592,7 +600,7 @@ def ledger_states(
     """What the ledger knows of each of the systems, in one read (one row per delivered file)."""
     table = read_table(
         ledger_uri,
-        ["system", "content_hash", "path", "size_bytes", "status"],
+        ["system", "content_hash", "path", "size_bytes", "status", "modified_at"],
         f"system IN ({', '.join(map(literal, systems))})",
         storage_options,
     )
@@ -601,7 +609,7 @@ def ledger_states(
         state = states[row["system"]]
         if row["status"] != "duplicate":
             state.hashes[row["content_hash"]] = row["path"]
-        state.paths.add((row["path"], row["size_bytes"]))
+        state.paths.add((row["path"], row["size_bytes"], row["modified_at"]))
     return states
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from assets.ingest.validate import normalised_text
 from assets.registry import Contract
 
 DELIVERY_ZONE = ZoneInfo("Asia/Shanghai")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def landing_files(root: Path, contract: Contract) -> list[tuple[Path, str]]:
@@ -111,6 +112,11 @@ def delivery_date(path: Path) -> date:
     this machine's clock today: a day without a partition failed the sensor's every tick."""
     arrived = datetime.fromtimestamp(path.stat().st_mtime, DELIVERY_ZONE).date()
     return min(max(arrived, FIRST_DELIVERY_DAY), datetime.now(DELIVERY_ZONE).date())
+
+
+def modified_time(path: Path) -> datetime:
+    """A file's modification time to the microsecond (as the ledger keeps it), in UTC."""
+    return EPOCH + timedelta(microseconds=path.stat().st_mtime_ns // 1000)
 
 
 def is_settled(path: Path, now: float) -> bool:

@@ -51,6 +51,7 @@ LEDGER_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("started_at", pa.timestamp("us", tz="UTC")),
         ("finished_at", pa.timestamp("us", tz="UTC")),
+        ("modified_at", pa.timestamp("us", tz="UTC")),  # the file's, when taken (since 2026-11-30)
     ]
 )
 
@@ -177,12 +178,19 @@ def read_table(
         table = DeltaTable(uri, version=version, storage_options=storage_options)
     except TableNotFoundError:
         return None
-    select = ", ".join(map(ident, columns)) if columns else "*"
+    names = pa.schema(table.schema().to_arrow()).names
+    has, wanted = set(names), columns or names
+    select = ", ".join(ident(c) for c in wanted if c in has) or "NULL AS _none"
     sql = f"SELECT {'DISTINCT ' if distinct else ''}{select} FROM t" + (
         f" WHERE {where}" if where else ""
     )
     rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
+    # A column the table does not have yet (added by a later version of ours): all nulls.
+    for name in wanted:
+        if name not in has:
+            rows = rows.append_column(name, pa.nulls(rows.num_rows))
     # DataFusion answers text as string_view; the rest of the lake (and pandas) uses string
+    rows = rows.select(wanted)
     return rows.cast(retyped_schema(rows.schema, plain_text))
 
 
