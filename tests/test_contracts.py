@@ -131,6 +131,8 @@ def landing_pattern(value: str):
          "customProperties.landingPattern", "{nobody} is not a column"),
         (landing_pattern("police/{street_code}/{street_code}/a.csv"),
          "customProperties.landingPattern", "{street_code} appears twice"),
+        (lambda d: column(d, "status").update(name="event_date"), "(event_date).name",
+         "partition column"),
         (lambda d: drop_custom(d, "updateSemantics") or custom(d).extend(
             [prop("updateSemantics", "upsert"), prop("versionColumn", "dispatched_at")]),
          "customProperties.versionColumn", "a required TIMESTAMP column"),

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.registry import Column, Contract
+from assets.registry.models import PARTITION
 
 ASCII = string.digits + string.ascii_letters
 FULLWIDTH = "".join(chr(ord(c) + 0xFEE0) for c in ASCII)  # ０..９, Ａ..Ｚ, ａ..ｚ
@@ -49,7 +50,6 @@ LOCAL_FORMATS = [
 MAX_OFFSET_HOURS = 14  # the farthest any zone is from UTC (Kiribati's Line Islands)
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
-PARTITION = "event_date"  # bronze's partition column: no delivered field may take its name
 EARLIEST_EVENT = "2000-01-01"
 # Times and dates outside years 1-9999 are refused: Python, pandas and Delta's readers cannot hold
 # them, and DuckDB's `infinity` (which it parses) is one.

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from assets.registry.errors import ContractError
 from assets.registry.models import (
     LOGICAL_OF_PHYSICAL,
+    PARTITION,
     PLACEHOLDER,
     Contract,
     ContractDocument,
@@ -112,6 +113,10 @@ def build_contract(
                 raise ContractError(path, f"{where}.logicalTypeOptions.pattern", str(err)) from err
     if len(columns) != len(table.properties):
         raise ContractError(path, "schema[0].properties", "column names must be unique")
+    if PARTITION in columns:
+        raise ContractError(
+            path, f"({PARTITION}).name", f"{PARTITION} is bronze's partition column: rename it"
+        )
     key = sorted(
         (c for c in table.properties if c.primaryKey),
         key=lambda c: c.primaryKeyPosition or 0,

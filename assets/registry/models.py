@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")  # a landing pattern's `{column}`
+PARTITION = "event_date"  # bronze's partition column: no contract column or field takes it
 
 
 class Tier(StrEnum):
