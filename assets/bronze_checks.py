@@ -1,6 +1,6 @@
 """Quality checks of every bronze table, from its contract, through `quality`'s one factory.
 
-A check run reads the event dates that the latest load touched (the bronze asset's
+A check run reads the event dates that its run's load touched (the bronze asset's
 `event_dates` metadata), so it reads those Delta partitions only, never the whole table; the
 reference and bronze tables a rule looks codes up in are views over their Delta tables.
 """
@@ -42,11 +42,18 @@ def table_spec(contract: Contract) -> TableSpec:
     )
 
 
-def latest_event_dates(
-    context: dg.AssetCheckExecutionContext, key: dg.AssetKey
+def loaded_event_dates(
+    instance: dg.DagsterInstance, run_id: str, key: dg.AssetKey
 ) -> list[str] | None:
-    """The event dates of the rows the asset's latest materialisation loaded (None: unknown)."""
-    event = context.instance.get_latest_materialization_event(key)
+    """The event dates of the rows the asset's materialisation in this run loaded; in a run of
+    the checks alone, its latest materialisation's (None: unknown). Not simply the latest: two
+    runs of one system overlap (a backfill, the sensor catching up), and one run's checks would
+    read the other's dates, leaving its own rows unchecked."""
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    mine = [
+        e for e in events if e.asset_materialization and e.asset_materialization.asset_key == key
+    ]
+    event = mine[-1] if mine else instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return None
     value = event.asset_materialization.metadata.get(EVENT_DATES)
@@ -61,7 +68,7 @@ def scope_of(contract: Contract, needs: set[str]):
 
     def scope(context: dg.AssetCheckExecutionContext) -> CheckScope:
         lake: LakeResource = context.resources.lake
-        dates = latest_event_dates(context, key)
+        dates = loaded_event_dates(context.instance, context.run.run_id, key)
         rows = duckdb_scan(
             lake, "bronze", contract.id, None if dates is None else (PARTITION, dates)
         )

@@ -11,7 +11,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from assets.bronze import DELIVERY_DAYS, bronze_asset, bronze_key
-from assets.bronze_checks import bronze_checks, bronze_quality_checks
+from assets.bronze_checks import bronze_checks, bronze_quality_checks, loaded_event_dates
 from assets.delta_scan import duckdb_scan
 from assets.ingest.landing import DELIVERY_ZONE
 from assets.registry import load_contracts
@@ -124,3 +124,25 @@ def test_checks_read_only_the_partitions_loaded(lake) -> None:
     assert count(("event_date", [])) == 0  # the load added no rows: nothing new to check
     assert count(None) == 3  # not known (checks run alone): the whole table
     assert duckdb_scan(lake, "bronze", "missing") is None
+
+
+def test_checks_scope_their_own_runs_load_when_runs_overlap(lake) -> None:
+    """Found in review: the checks read the dates of the asset's latest load in the instance;
+    with two runs of a system overlapping, one run checked the other's partitions only."""
+    gas = contract("meter_readings_gas")
+    header = "meter_id,flat_id,read_at,reading,reset_flag,quality_code\n"
+    runs = []
+    with dg.instance_for_test() as instance:
+        for day in ("16", "20"):
+            rel = f"gas_company/meter_readings/gas_readings_202611{day}.csv"
+            deliver(lake, rel, header + f"GM00000001,F00000001,2026-11-{day} 06:00:00,1,,\n")
+            config = {"ops": {"bronze__meter_readings_gas": {"config": {"paths": [rel]}}}}
+            result = dg.materialize(
+                [bronze_asset(gas)], instance=instance, resources={"lake": lake},
+                partition_key=f"2026-11-{day}", run_config=config,
+            )  # fmt: skip
+            runs.append(result.run_id)
+        key = bronze_key(gas)
+        assert loaded_event_dates(instance, runs[0], key) == ["2026-11-16"]
+        assert loaded_event_dates(instance, runs[1], key) == ["2026-11-20"]
+        assert loaded_event_dates(instance, "a-run-of-the-checks-alone", key) == ["2026-11-20"]
