@@ -40,20 +40,21 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         state = states[contract.id]
         by_day: dict[str, list[tuple[str, str]]] = {}
         for path, rel in landing_files(lake.landing_root, contract):
-            if not state.is_new(path, rel):
-                continue
-            if not is_settled(path, now):
-                waiting += 1  # still being written, perhaps: taken on a later tick
-                continue
-            if not is_utf8_name(rel):  # no run request can carry it: said, then left
-                context.log.warning(f"{contract.id}: {NameNotUtf8(rel)}")
-                continue
             try:
+                if not state.is_new(path, rel):
+                    continue
+                if not is_settled(path, now):
+                    waiting += 1  # still being written, perhaps: taken on a later tick
+                    continue
+                if not is_utf8_name(rel):  # no run request can carry it: said, then left
+                    context.log.warning(f"{contract.id}: {NameNotUtf8(rel)}")
+                    continue
                 digest, _ = delivery_hash(contract, path, rel)
+                by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
             except PathValuesDiffer as err:  # the contract's to fix: said, then left
                 context.log.warning(f"{contract.id}: {err}")
+            except FileNotFoundError:  # removed since the listing: nothing to take
                 continue
-            by_day.setdefault(delivery_date(path).isoformat(), []).append((rel, digest))
         for day, files in sorted(by_day.items()):
             # Paths too: a copy re-sent under a new name needs its own run (to be ledgered a
             # duplicate); with the content hashes alone it would repeat its original's key,

@@ -217,6 +217,25 @@ def test_the_same_bytes_from_two_operators_are_two_deliveries(lake, tmp_path) ->
     assert stations > 0 and sorted(operators) == ["hellobike"] * stations + ["meituan"] * stations
 
 
+def test_folders_linked_into_landing_are_walked_and_hidden_ones_left(lake, tmp_path) -> None:
+    """Found in review: a folder linked into landing (an operator's SFTP area) was never walked,
+    and files in hidden folders (`.incoming`, uploads under way) were taken."""
+    sftp = tmp_path / "sftp" / "hellobike"
+    (sftp / "20261116T0800").mkdir(parents=True)
+    (sftp / "20261116T0800" / "station_status.json").write_text(json.dumps(station_status()))
+    (sftp / "20261116T0800" / "loop").symlink_to(sftp)  # a link that loops is walked once
+    operators = lake.landing_root / "bike_operators"
+    operators.mkdir(parents=True)
+    (operators / "hellobike").symlink_to(sftp)
+    text = json.dumps(station_status())
+    deliver(lake, "bike_operators/meituan/.incoming/station_status.json", text)
+    deliver(lake, "bike_operators/.trash/20261116T0800/station_status.json", text)
+    results = ingest(lake, edited_contract(tmp_path, "bike_station_status", anywhere))
+    assert [(r.path, r.status) for r in results] == [
+        ("bike_operators/hellobike/20261116T0800/station_status.json", "loaded")
+    ]
+
+
 def test_folders_naming_one_operator_in_two_widths_are_one_delivery(lake, tmp_path) -> None:
     """Found by fuzzing: folders `hellobike` and `ｈｅｌｌｏｂｉｋｅ` (or with a zero-width space)
     were two deliveries of the same bytes, whose rows both say `hellobike`: loaded twice."""

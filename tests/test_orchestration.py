@@ -18,6 +18,7 @@ from assets.bronze import DELIVERY_DAYS, bronze_asset, bronze_assets
 from assets.ingest.ingest import FilesFailed, ingest_landing
 from assets.ingest.landing import DELIVERY_ZONE, SETTLE_SECONDS, delivery_date, system_lock
 from assets.registry import load_contracts
+from orchestration import sensors
 from orchestration.definitions import defs
 from orchestration.sensors import landing_sensor
 from tests.ingest_support import contract, deliver, edited_contract, table
@@ -99,6 +100,17 @@ def test_files_dated_before_the_partitions_or_ahead_of_the_clock_get_runs(lake) 
     for day, rel in [("2026-01-01", old), (today, ahead)]:
         config = requests[day].run_config["ops"]["bronze__meter_readings_gas"]["config"]
         assert config == {"paths": [rel]}
+
+
+def test_a_file_removed_after_the_listing_fails_no_tick(lake, monkeypatch) -> None:
+    """Found in review: a file removed between the sensor's listing and its look at the file
+    failed the whole tick, for every system."""
+    settle(deliver(lake, GAS, BODY))
+    gone = (lake.landing_root / GAS.replace(".csv", "_gone.csv"), GAS.replace(".csv", "_gone.csv"))
+    listed = sensors.landing_files
+    monkeypatch.setattr(sensors, "landing_files", lambda root, c: [*listed(root, c), gone])
+    [request] = sensor_requests(lake)
+    assert request.run_config["ops"]["bronze__meter_readings_gas"]["config"] == {"paths": [GAS]}
 
 
 def test_the_landing_sensor_requests_runs_keyed_by_content(lake) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -24,11 +25,26 @@ def landing_files(root: Path, contract: Contract) -> list[tuple[Path, str]]:
     landing zone: the zone holds every unit's files of every day."""
     found = {}
     for base in pattern_bases(root, contract.settings.landing_patterns):
-        for path in base.rglob("*"):
+        for path in files_under(base):
             rel = path.relative_to(root).as_posix()
             if is_landing_file(path, rel, contract):
                 found[rel] = path
     return sorted(((path, rel) for rel, path in found.items()), key=lambda item: item[1])
+
+
+def files_under(base: Path) -> Iterator[Path]:
+    """The files under `base`, through folders that are symbolic links too (an SFTP area linked
+    into landing; `rglob` does not follow them), each real folder once (a link may loop), and
+    not in hidden folders (`.incoming`: where uploads wait till they are done)."""
+    seen: set[str] = set()
+    for folder, folders, names in os.walk(base, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        yield from (Path(folder, name) for name in names)
 
 
 def named_files(root: Path, contract: Contract, names: set[str]) -> list[tuple[Path, str]]:
@@ -66,8 +82,10 @@ def delivery_hash(contract: Contract, path: Path, rel: str) -> tuple[str, int]:
 
 
 def is_landing_file(path: Path, rel: str, contract: Contract) -> bool:
-    """Whether `path` (`rel` in landing) is a delivered file of the contract."""
-    return path.is_file() and not path.name.startswith(".") and contract.settings.matches(rel)
+    """Whether `path` (`rel` in landing) is a delivered file of the contract: not hidden, nor
+    in a hidden folder (a name starting with `.`: an upload under way, or a tool's own)."""
+    hidden = any(part.startswith(".") for part in PurePosixPath(rel).parts)
+    return not hidden and path.is_file() and contract.settings.matches(rel)
 
 
 def pattern_bases(root: Path, patterns: list[str]) -> list[Path]:
