@@ -124,11 +124,16 @@ def load_straddling_a_compaction(lake, monkeypatch) -> tuple[str, int]:
 
 
 def assert_forgotten_and_loads_again(lake, path: str) -> None:
-    """Bronze and quarantine as before the file, the ledger without it, and the file loads."""
+    """Bronze and quarantine as before the file, the ledger without it, the file set aside (no
+    run takes it again unasked), and sent again it loads."""
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 100
     assert table(lake, "quarantine", "meter_readings_gas").num_rows == 0
     assert path not in table(lake, "ledger", "files").column("path").to_pylist()
-    [again] = ingest(lake, contract("meter_readings_gas"))
+    gas = contract("meter_readings_gas")
+    assert ingest(lake, gas) == []  # a backfill of its day does not load it again
+    [moved] = (lake.landing_root / ".rolled_back").glob(f"*/{path}")
+    deliver(lake, path, moved.read_bytes())  # the unit sends it again
+    [again] = ingest(lake, gas)
     assert (again.path, again.rows_loaded) == (path, 30)
 
 
@@ -138,6 +143,7 @@ def test_a_rollback_to_a_compaction_during_a_load_forgets_that_load(lake, monkey
     path, compaction = load_straddling_a_compaction(lake, monkeypatch)
     done = roll_back(lake, "meter_readings_gas", compaction)
     assert (done.files, done.rows_removed) == ([path], 30)
+    assert (lake.landing_root / done.set_aside / path).is_file()
     assert_forgotten_and_loads_again(lake, path)
 
 

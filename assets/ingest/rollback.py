@@ -5,7 +5,8 @@ everything that came in after it forgotten, so the corrected files can be delive
     python -m assets.ingest.rollback <system> --to-version 3   # roll back (asks nothing)
 
 Bronze goes back by Delta time travel (`restore`: a new version, so the rollback itself can be
-undone). The files ingested after that version are found in the ledger (one ingest per system at
+undone). The files ingested after that version are moved to `landing/.rolled_back/<time>/` (so
+that no backfill loads them again unasked) and found in the ledger (one ingest per system at
 a time, so a file started after the version's commit was committed after it) and by the content
 hashes whose rows leave bronze (maintenance commits without the lock); their rows leave
 `bronze/<system>_history` and `quarantine/<system>`, their ledger rows leave the ledger, and one
@@ -39,6 +40,7 @@ ROLLBACKS_SCHEMA = pa.schema(
         ("to_version", pa.int64()),
         ("files", pa.list_(pa.string())),
         ("rows_removed", pa.int64()),
+        ("set_aside", pa.string()),  # where in landing the undone files went
         ("reason", pa.string()),
         ("by", pa.string()),
         ("at", pa.timestamp("us", tz="UTC")),
@@ -55,6 +57,7 @@ class Rollback:
     to_version: int
     files: list[str]
     rows_removed: int
+    set_aside: str | None = None  # where in landing the undone files went
 
 
 def versions(lake: LakeResource, system: str) -> list[dict]:
@@ -124,7 +127,9 @@ def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = ""
         committed = next(h["timestamp"] for h in bronze.history() if h["version"] == to_version)
         leaving = source_hashes(lake, system) - source_hashes(lake, system, to_version)
         undone = files_after(lake, system, committed, leaving).to_pylist()
-        # Bronze last: until it is restored, running the rollback again finds the same files.
+        # The files first, so that no later run loads them again unasked; bronze last: until
+        # it is restored, running the rollback again finds the same files.
+        aside = set_aside(lake, sorted({r["path"] for r in undone}))
         try:
             forget(lake, system, undone)
             retried(lambda: DeltaTable(uri, storage_options=options).restore(to_version))
@@ -133,7 +138,7 @@ def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = ""
         loaded = [r for r in undone if r["status"] != "duplicate"]
         done = Rollback(
             system, current, to_version, sorted({r["path"] for r in loaded}),
-            sum(r["rows_loaded"] or 0 for r in loaded),
+            sum(r["rows_loaded"] or 0 for r in loaded), aside,
         )  # fmt: skip
         record = {
             **done.__dict__,
@@ -143,6 +148,21 @@ def roll_back(lake: LakeResource, system: str, to_version: int, reason: str = ""
         }
         append(lake.table("ledger", "rollbacks"), pa.Table.from_pylist([record], ROLLBACKS_SCHEMA))
     return done
+
+
+def set_aside(lake: LakeResource, paths: list[str]) -> str | None:
+    """Move the undone files out of landing's reach, into `.rolled_back/<UTC time>/` (hidden
+    folders are never walked): left in place, the next backfill of their day would load the
+    bad files again. The folder (relative to landing), or None when none of them is there."""
+    root = lake.landing_root
+    folder = f".rolled_back/{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    moved = False
+    for rel in paths:
+        if (root / rel).is_file():
+            (root / folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).rename(root / folder / rel)
+            moved = True
+    return folder if moved else None
 
 
 def forget(lake: LakeResource, system: str, undone: list[dict]) -> None:
@@ -190,9 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RollbackUnfinished) as err:
         print(err, file=sys.stderr)
         return 2
+    moved = f", moved to landing/{done.set_aside}" if done.set_aside else ""
     print(f"bronze/{done.system}: version {done.from_version} -> {done.to_version}; "
-          f"{len(done.files)} files forgotten ({done.rows_removed:,} rows), deliver them again "
-          "and re-run the city model for their days")  # fmt: skip
+          f"{len(done.files)} files forgotten ({done.rows_removed:,} rows){moved}; deliver them "
+          "again (corrected) and re-run the city model for their days")  # fmt: skip
     return 0
 
 
