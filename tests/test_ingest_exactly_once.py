@@ -124,24 +124,26 @@ def test_a_crash_between_commits_is_repaired_by_the_rerun(lake) -> None:
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 40
 
 
-def hotline_file(states: list[tuple[str, str, str]]) -> str:
-    import json
+H1, H2 = "H202611160001", "H202611160002"
 
-    return json.dumps(
-        [
-            {
-                "service_request_id": rid,
-                "status": status,
-                "service_code": "hotline.move_car",
-                "requested_datetime": "2026-11-16T08:00:00+08:00",
-                "updated_datetime": updated,
-                "street_code": "ST02",
-                "description": "夜间噪声",
-            }
-            for rid, status, updated in states
-        ],
-        ensure_ascii=False,
-    )
+
+def hotline_state(rid: str, status: str, updated: str, **extra: str) -> dict:
+    """One state of a hotline order, with any extra fields."""
+    return {
+        "service_request_id": rid,
+        "status": status,
+        "service_code": "hotline.move_car",
+        "requested_datetime": "2026-11-16T08:00:00+08:00",
+        "updated_datetime": updated,
+        "street_code": "ST02",
+        **extra,
+    }
+
+
+def hotline_file(states: list[tuple[str, str, str]]) -> str:
+    """A hotline export of these (id, status, updated) states."""
+    rows = [hotline_state(*state, description="夜间噪声") for state in states]
+    return json.dumps(rows, ensure_ascii=False)
 
 
 def test_records_that_change_state_keep_the_latest_and_their_history(lake) -> None:
@@ -180,22 +182,6 @@ def test_records_that_change_state_keep_the_latest_and_their_history(lake) -> No
     ]
     ingest(lake, hotline)  # a re-run changes nothing
     assert table(lake, "bronze", "hotline_12345_history").num_rows == 4
-
-
-H1, H2 = "H202611160001", "H202611160002"
-
-
-def hotline_state(rid: str, status: str, updated: str, **extra: str) -> dict:
-    """One state of a hotline order, with any extra fields."""
-    return {
-        "service_request_id": rid,
-        "status": status,
-        "service_code": "hotline.move_car",
-        "requested_datetime": "2026-11-16T08:00:00+08:00",
-        "updated_datetime": updated,
-        "street_code": "ST02",
-        **extra,
-    }
 
 
 def test_a_newer_state_replaces_the_record_whole_as_fields_come_and_go(lake) -> None:
