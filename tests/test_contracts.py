@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from assets.registry import CONTRACTS_DIR, ContractError, Tier, load_contract, load_contracts
+from assets.registry.loader import patterns_overlap
 
 EXPECTED_SYSTEMS = {
     "alarms_110", "fire_calls_119", "ambulance_120", "hotline_12345", "grid_cases",
@@ -148,6 +149,41 @@ def test_a_broken_contract_names_the_file_and_the_field(broken, mutate, field, w
     assert "alarms_110.yaml" in message
     assert field in message
     assert words in message
+
+
+def test_two_systems_whose_landing_patterns_overlap_are_refused(broken, tmp_path) -> None:
+    """Found in review: a contract taking `police/*/*.csv` beside alarms_110 was accepted, and
+    both systems loaded the files they shared."""
+    root = broken(lambda d: None)
+    doc = yaml.safe_load((CONTRACTS_DIR / "systems/alarms_110.yaml").read_text())
+    doc["id"] = doc["dataProduct"] = "police_exports"
+    drop_custom(doc, "landingPattern")
+    custom(doc).append(prop("landingPattern", "police/*/*.csv"))
+    (root / "systems" / "police_exports.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+    with pytest.raises(ContractError) as err:
+        load_contracts(root)
+    assert str(err.value) == (
+        f"{root / 'systems' / 'police_exports.yaml'}: customProperties.landingPattern: "
+        "'police/*/*.csv' can match the files of alarms_110 ('police/alarms_110/110_*.csv'): "
+        "both would load them"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "overlap"),
+    [
+        ("bike_operators/{operator}/*/station_status.json",
+         "bike_operators/{operator}/*/free_bike_status.json", False),
+        ("police/*/*.csv", "police/alarms_110/110_*.csv", True),
+        ("gas/readings_*.csv", "gas/*_20261116.csv", True),
+        ("gas/readings_*.csv", "gas/meters_*.csv", False),
+        ("gas/*.csv", "gas/*.json", False),
+        ("gas/a/*.csv", "gas/*.csv", False),  # one folder deeper
+    ],
+)  # fmt: skip
+def test_landing_patterns_overlap_when_one_file_can_match_both(first, second, overlap) -> None:
+    assert patterns_overlap(first, second) is overlap
+    assert patterns_overlap(second, first) is overlap
 
 
 def test_bad_yaml_names_the_file_and_the_line(tmp_path: Path) -> None:

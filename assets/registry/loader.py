@@ -7,6 +7,7 @@ Every failure is a `ContractError` naming the file and the field, e.g.
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -216,4 +217,46 @@ def load_contracts(contracts_dir: Path = CONTRACTS_DIR) -> list[Contract]:
     files = sorted((contracts_dir / "systems").glob("*.yaml"))
     if not files:
         raise ContractError(contracts_dir / "systems", "directory", "holds no *.yaml contract")
-    return [load_contract(path, known_units) for path in files]
+    contracts = [load_contract(path, known_units) for path in files]
+    check_patterns_apart(files, contracts)
+    return contracts
+
+
+def check_patterns_apart(files: list[Path], contracts: list[Contract]) -> None:
+    """No two systems' landing patterns may match one file: both would load it."""
+    for i, (path, contract) in enumerate(zip(files, contracts, strict=True)):
+        for other in contracts[:i]:
+            for mine in contract.settings.landing_patterns:
+                theirs = next(
+                    (p for p in other.settings.landing_patterns if patterns_overlap(mine, p)), None
+                )
+                if theirs is not None:
+                    raise ContractError(
+                        path,
+                        "customProperties.landingPattern",
+                        f"{mine!r} can match the files of {other.id} ({theirs!r}): both would "
+                        f"load them",
+                    )
+
+
+def patterns_overlap(first: str, second: str) -> bool:
+    """Whether two landing patterns can match one path: segment by segment, two texts are
+    equal, a text matches the other's glob, or two globs agree in their fixed start and end
+    (which two globs no text satisfies is not worked out: they are taken to overlap)."""
+    a, b = PurePosixPath(first).parts, PurePosixPath(second).parts
+    return len(a) == len(b) and all(map(segments_overlap, a, b))
+
+
+def segments_overlap(a: str, b: str) -> bool:
+    """Whether two pattern segments can match one folder or file name."""
+    a, b = (PLACEHOLDER.sub("*", s) for s in (a, b))
+    wild = [any(ch in s for ch in "*?[") for s in (a, b)]
+    if not any(wild):
+        return a == b
+    if not all(wild):
+        return fnmatchcase(b, a) if wild[0] else fnmatchcase(a, b)
+    start = [re.split(r"[*?\[]", s)[0] for s in (a, b)]
+    end = [re.split(r"[*?\]]", s)[-1] for s in (a, b)]
+    return (start[0].startswith(start[1]) or start[1].startswith(start[0])) and (
+        end[0].endswith(end[1]) or end[1].endswith(end[0])
+    )
