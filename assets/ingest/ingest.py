@@ -101,7 +101,7 @@ class SystemIngest:
         for path, rel in files:
             if not is_utf8_name(rel):
                 raise NameNotUtf8(rel)  # the file stays pending, named, and the others go in
-            modified = modified_time(path)  # before hashing: an edit meanwhile is seen later
+            modified = modified_time(path.stat())  # before hashing: a later edit is seen
             # a re-delivery costs this pass only
             digest, size = delivery_hash(self.contract, path, rel)
             result = FileResult(
@@ -589,9 +589,9 @@ class LedgerState:
 
     def is_new(self, path: Path, rel: str) -> bool:
         """Whether the landed file at `path` (`rel` in landing) is not in the ledger as it is."""
-        size = path.stat().st_size
-        seen = (rel, size, modified_time(path)) in self.paths
-        return not seen and (rel, size, None) not in self.paths
+        info = path.stat()
+        seen = (rel, info.st_size, modified_time(info)) in self.paths
+        return not seen and (rel, info.st_size, None) not in self.paths
 
 
 def ledger_states(

@@ -132,9 +132,10 @@ def delivery_date(path: Path) -> date:
     return min(max(arrived, FIRST_DELIVERY_DAY), datetime.now(DELIVERY_ZONE).date())
 
 
-def modified_time(path: Path) -> datetime:
-    """A file's modification time to the microsecond (as the ledger keeps it), in UTC."""
-    return EPOCH + timedelta(microseconds=path.stat().st_mtime_ns // 1000)
+def modified_time(info: os.stat_result) -> datetime:
+    """A file's modification time (from its `stat`) to the microsecond, as the ledger keeps it,
+    in UTC."""
+    return EPOCH + timedelta(microseconds=info.st_mtime_ns // 1000)
 
 
 def is_settled(path: Path, now: float) -> bool:

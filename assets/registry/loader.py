@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from fnmatch import fnmatchcase
+from itertools import combinations, product
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -223,20 +224,18 @@ def load_contracts(contracts_dir: Path = CONTRACTS_DIR) -> list[Contract]:
 
 
 def check_patterns_apart(files: list[Path], contracts: list[Contract]) -> None:
-    """No two systems' landing patterns may match one file: both would load it."""
-    for i, (path, contract) in enumerate(zip(files, contracts, strict=True)):
-        for other in contracts[:i]:
-            for mine in contract.settings.landing_patterns:
-                theirs = next(
-                    (p for p in other.settings.landing_patterns if patterns_overlap(mine, p)), None
+    """No two systems' landing patterns may match one file: both would load it. The later
+    contract (by file name) is the one refused."""
+    for (_, earlier), (path, later) in combinations(zip(files, contracts, strict=True), 2):
+        pairs = product(later.settings.landing_patterns, earlier.settings.landing_patterns)
+        for mine, theirs in pairs:
+            if patterns_overlap(mine, theirs):
+                raise ContractError(
+                    path,
+                    "customProperties.landingPattern",
+                    f"{mine!r} can match the files of {earlier.id} ({theirs!r}): both would "
+                    f"load them",
                 )
-                if theirs is not None:
-                    raise ContractError(
-                        path,
-                        "customProperties.landingPattern",
-                        f"{mine!r} can match the files of {other.id} ({theirs!r}): both would "
-                        f"load them",
-                    )
 
 
 def patterns_overlap(first: str, second: str) -> bool:
