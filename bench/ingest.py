@@ -40,7 +40,9 @@ def make_csv(path: Path, rows: int, bad_every: int = CLEAN_EVERY) -> None:
     import duckdb
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    duckdb.sql(f"""
+    db = duckdb.connect()
+    db.execute("SET enable_progress_bar = false")
+    db.execute(f"""
         COPY (
             SELECT printf('GM%08d', i // 4) AS meter_id, printf('F%08d', i // 4) AS flat_id,
                    strftime(TIMESTAMP '2026-11-16 00:00:00'
