@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from assets.ingest import scan
 from assets.ingest.validate import fixed_offset
 from tests.ingest_support import (
     column,
@@ -511,6 +512,18 @@ def test_a_line_with_bytes_its_encoding_cannot_decode_is_the_only_one_rejected(
         "F00000005": 6,
     }
     assert {r["address"] for r in bronze} == {"浦东新区陆家嘴1弄1号101室"}
+
+
+def test_a_character_split_by_ascii_across_chunks_is_not_utf8(tmp_path, monkeypatch) -> None:
+    """The scan skips decoding ASCII chunks, but not one that follows half a character: the
+    character's first byte, three ASCII bytes, then its last two bytes are no UTF-8."""
+    lead, rest = "浦".encode()[:1], "浦".encode()[1:]
+    path = tmp_path / "split.csv"
+    path.write_bytes(b"a," + lead + b"bc," + rest + b"\n")
+    monkeypatch.setattr(scan, "CHUNK", 3)
+    assert scan.scan_file(path).encoding == "gb18030"
+    path.write_bytes(b"a,b" + b"bc," + lead + rest + b"\n")
+    assert scan.scan_file(path).encoding == "utf-8"
 
 
 def test_a_json_line_that_does_not_decode_is_rejected_alone(lake) -> None:
