@@ -304,6 +304,48 @@ def test_an_added_column_evolves_the_table_and_warns(lake) -> None:
     assert sorted(v for v in bronze.column("signal_strength").to_pylist() if v) == ["-71"] * 5
 
 
+def test_an_added_field_written_two_ways_in_one_group_is_one_column(lake) -> None:
+    """`Signal Strength` in one small file, `signal_strength` in the next: ingested together
+    (one validation query for the group) as when ingested apart, one column."""
+    for day, name in (("20261116", "Signal Strength"), ("20261117", "signal_strength")):
+        body = gas_file(int(day[-2:]) * 10, 3).replace("quality_code\n", f"quality_code,{name}\n")
+        deliver(lake, GAS.format(day), body.replace("measured\n", f"measured,{day}\n"))
+    results = ingest(lake, contract("meter_readings_gas"))
+    assert [r.rows_loaded for r in results] == [3, 3]
+    bronze = table(lake, "bronze", "meter_readings_gas")
+    assert [c for c in bronze.column_names if "signal" in c] == ["signal_strength"]
+    assert (
+        sorted(bronze.column("signal_strength").to_pylist()) == ["20261116"] * 3 + ["20261117"] * 3
+    )
+
+
+def test_an_added_field_written_two_ways_in_one_file_is_one_column(lake) -> None:
+    events = [door_event(n) for n in range(3)]
+    events[0]["Remark"], events[1]["remark"], events[2]["re mark"] = "a", "b", "c"
+    deliver(lake, DOOR, "".join(json.dumps(e) + "\n" for e in events))
+    [result] = ingest(lake, contract("door_access_events"))
+    assert result.rows_loaded == 3
+    bronze = table(lake, "bronze", "door_access_events").sort_by("event_id")
+    assert [c for c in bronze.column_names if "mark" in c] == ["remark", "re_mark"]
+    assert bronze.column("remark").to_pylist() == ["a", "b", None]
+    assert bronze.column("re_mark").to_pylist() == [None, None, "c"]
+
+
+def test_two_added_fields_of_one_column_name_both_filled_quarantine_the_file(lake) -> None:
+    """`Signal Strength` and `signal_strength` would both be bronze's `signal_strength`: a row
+    holding both leaves unclear which it is, as for a field named twice."""
+    body = gas_file(0, 2).replace(
+        "quality_code\n", "quality_code,Signal Strength,signal_strength\n"
+    )
+    deliver(lake, GAS.format("20261116"), body.replace("measured\n", "measured,-71,-70\n"))
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("quarantined", 2, 2)
+    assert result.reason == (
+        "fields 'Signal Strength' and 'signal_strength' (fields 7 and 8) both fill "
+        "bronze column signal_strength"
+    )
+
+
 def test_a_field_first_seen_deep_in_a_large_file_is_kept_too(lake, monkeypatch) -> None:
     monkeypatch.setattr(ingest_module, "SMALL_FILE", 0)  # streamed batch by batch, not grouped
     monkeypatch.setattr(readers, "BATCH_ROWS", 40)

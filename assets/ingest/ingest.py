@@ -237,7 +237,7 @@ class SystemIngest:
     def read(self, path: Path, scan: FileScan) -> Iterator[RawBatch]:
         """The file's batches; a file whose field names are ambiguous cannot be read."""
         for batch in read_batches(path, self.contract, scan):
-            if problem := repeated_field(batch.table):
+            if problem := repeated_field(batch.table, self.validator.field_group):
                 raise UnreadableFile(problem)
             yield batch
 

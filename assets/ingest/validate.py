@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
@@ -383,18 +383,26 @@ class Validator:
 
     def extra_columns(self, fields: Sequence[str]) -> list[str]:
         """The bronze column of each extra field: its `safe_name`, numbered from 2 where it
-        would take a contract column's, the partition's or an earlier field's name."""
+        would take a contract column's or the partition's name. Fields of one `safe_name`
+        (`Remark`, `remark`, `re-mark`) share a column, in one batch as across files."""
         taken = {*self.contract.column_names, PARTITION}
-        columns = []
-        for field in fields:
-            base = column = safe_name(field)
-            number = 1
-            while column in taken:
-                number += 1
-                column = f"{base}_{number}"
-            taken.add(column)
-            columns.append(column)
-        return columns
+        by_name: dict[str, str] = {}
+        for base in map(safe_name, fields):
+            if base not in by_name:
+                column, number = base, 1
+                while column in taken:
+                    number += 1
+                    column = f"{base}_{number}"
+                taken.add(column)
+                by_name[base] = column
+        return [by_name[safe_name(field)] for field in fields]
+
+    def field_group(self, name: str) -> str:
+        """What makes delivered fields one field: for a field a contract column claims, its
+        `field_key`; for an extra field, the bronze column it lands in."""
+        claimed = {field_key(a) for col in self.contract.columns for a in col.source_fields}
+        key = field_key(name)
+        return key if key in claimed else f"bronze column {safe_name(name)}"
 
     def query(
         self, schema: pa.Schema, also: tuple[str, ...] = (), plain: frozenset[int] = frozenset()
@@ -426,14 +434,9 @@ class Validator:
             is_event_time = col.name == self.contract.event_time_column
             is_version = col.name == self.contract.settings.version_column
             checks += column_checks(col, f"__r{i}", f"__v{i}", is_event_time, is_version)
-        present = self.extra_fields(schema)
-        fields = [*also, *(n for n in present if n not in also)]  # one order in every batch
-        extras = [ident(c) for c in self.extra_columns(fields)]
-        position = {name: i for i, name in enumerate(schema.names)}
-        carried = [
-            f"CAST({field_alias(position[n]) if n in present else 'NULL'} AS VARCHAR) AS {e}"
-            for n, e in zip(fields, extras, strict=True)
-        ]
+        carried = self.carried(schema, also)
+        extras = [ident(column) for column in carried]
+        raws += [f"{sql} AS {column}" for column, sql in zip(extras, carried.values(), strict=True)]
         reason = reason_sql(checks)
         names = self.contract.column_names
         key = ", ".join(f"__v{names.index(k)}" for k in self.dedupe_key)
@@ -446,11 +449,27 @@ class Validator:
         first, last = time_range(kind)
         event_date = f"CASE WHEN {event} BETWEEN {first} AND {last} THEN CAST({local} AS DATE) END"
         return (
-            f"WITH normalised AS (SELECT {', '.join(raws + carried)}, _line, _row FROM batch), "
+            f"WITH normalised AS (SELECT {', '.join(raws)}, _line, _row FROM batch), "
             f"typed AS (SELECT *, {', '.join(values)} FROM normalised) "
             f"SELECT {', '.join(outputs + extras)}, _line, _row, {reason} AS _reason, "
             f"hash({key}) AS _key_hash, {event_date} AS _event_date FROM typed"
         )
+
+    def carried(self, schema: pa.Schema, also: tuple[str, ...]) -> dict[str, str]:
+        """Each extra column and its SQL as text: the first value present among its fields
+        (`repeated_field` refuses a row holding two), missing where the batch has none."""
+        present = self.extra_fields(schema)
+        fields = [*also, *(n for n in present if n not in also)]  # one order in every batch
+        position = {name: i for i, name in enumerate(schema.names)}
+        sources: dict[str, list[str]] = {}
+        for name, column in zip(fields, self.extra_columns(fields), strict=True):
+            sources.setdefault(column, [])
+            if name in present:
+                sources[column].append(f"CAST({field_alias(position[name])} AS VARCHAR)")
+        return {
+            column: f"coalesce({', '.join(sql)})" if sql else "CAST(NULL AS VARCHAR)"
+            for column, sql in sources.items()
+        }
 
     @property
     def dedupe_key(self) -> list[str]:
@@ -525,20 +544,25 @@ def is_plain(chunk: pa.Array) -> bool:
     )
 
 
-def repeated_field(table: pa.Table) -> str | None:
-    """Why a batch's fields are ambiguous, or None: two fields of one name (blanks and case
-    aside) that both hold a value in one row leave unclear which is the column's. (Records of
-    JSON lines whose keys differ only in case never do: their values are taken together.)"""
+def repeated_field(table: pa.Table, group: Callable[[str], str] | None = None) -> str | None:
+    """Why a batch's fields are ambiguous, or None: two fields of one group (by default one
+    name, blanks and case aside; see `Validator.field_group`) that both hold a value in one row
+    leave unclear which is the column's. (Records of JSON lines whose keys differ only in case
+    never do: their values are taken together.)"""
+    group = group or field_key
     first: dict[str, int] = {}
     for i, name in enumerate(table.column_names):
-        key = field_key(name)
+        key = group(name)
         if key not in first:
             first[key] = i
             continue
         j = first[key]
         both = pc.and_(pc.is_valid(table.column(j)), pc.is_valid(table.column(i)))
         if pc.any(both).as_py():
-            return f"field {table.column_names[j]!r} appears twice (fields {j + 1} and {i + 1})"
+            first_name, where = table.column_names[j], f"(fields {j + 1} and {i + 1})"
+            if field_key(first_name) == field_key(name):
+                return f"field {first_name!r} appears twice {where}"
+            return f"fields {first_name!r} and {name!r} {where} both fill {key}"
     return None
 
 
