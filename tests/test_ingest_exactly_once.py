@@ -10,12 +10,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from deltalake import DeltaTable
 
 from assets.ingest import ingest as ingest_module
 from assets.ingest import readers
@@ -232,6 +234,57 @@ def test_two_machines_writing_a_system_first_at_once_write_each_row_once(
     ]
     history = table(a, "bronze", "hotline_12345_history").column("status").to_pylist()
     assert sorted(history) == ["dispatched", "received"]
+
+
+def test_two_machines_taking_in_one_file_at_once_record_it_once(tmp_path, monkeypatch) -> None:
+    """Found in review: each machine (its own landing copy and lock folder) looked at the ledger
+    before the other's row landed; bronze had the rows once (replaced by content hash), the
+    ledger the file twice. A file touched afterwards is a new delivery: its row is kept."""
+    root = tmp_path / "lake"
+    a = LakeResource(root=str(root), local_dir=str(tmp_path / "a"))
+    b = LakeResource(root=str(root), local_dir=str(tmp_path / "b"))
+    gas = contract("meter_readings_gas")
+    path = deliver(a, GAS.format("20261116"), gas_file(0, 5))
+    deliver(b, GAS.format("20261116"), gas_file(0, 5))
+    ingest_landing(gas, a)
+    unseen = ingest_module.LedgerState({}, set())
+    monkeypatch.setattr(ingest_module, "ledger_state", lambda *args: unseen)
+    [again] = ingest_landing(gas, b)
+    monkeypatch.undo()
+    assert again.status == "loaded"
+    assert table(a, "bronze", "meter_readings_gas").num_rows == 5
+    ledger = table(a, "ledger", "files")
+    assert ledger.select(["path", "status", "rows_loaded"]).to_pylist() == [
+        {"path": GAS.format("20261116"), "status": "loaded", "rows_loaded": 5}
+    ]
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    [touched] = ingest_landing(gas, a)
+    assert touched.status == "duplicate"
+    assert sorted(table(a, "ledger", "files").column("status").to_pylist()) == [
+        "duplicate",
+        "loaded",
+    ]
+
+
+def test_ledger_rows_written_at_the_same_moment_land_once(tmp_path) -> None:
+    """The merge that loses the race fails its commit; retried, it finds the row there."""
+    from assets.ingest.tables import LEDGER_SCHEMA, record_files, retried
+
+    row = {"system": "gas", "path": "a.csv", "content_hash": "h", "status": "loaded"}
+    rows = pa.Table.from_pylist([row], LEDGER_SCHEMA)
+
+    def write(uri: str, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        retried(lambda: record_files(uri, rows))
+
+    for attempt in range(5):
+        uri, barrier = str(tmp_path / f"ledger_{attempt}"), threading.Barrier(2)
+        writers = [threading.Thread(target=write, args=(uri, barrier)) for _ in range(2)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        assert DeltaTable(uri).to_pyarrow_table().num_rows == 1
 
 
 @pytest.mark.parametrize(

@@ -39,11 +39,11 @@ from assets.ingest.tables import (
     LEDGER_SCHEMA,
     QUARANTINE_SCHEMA,
     read_table,
+    record_files,
     replace_file_rows,
     retried,
     upsert,
 )
-from assets.ingest.tables import append as append_rows
 from assets.ingest.validate import PARTITION, Validator, literal, repeated_field
 from assets.registry import Contract
 
@@ -128,7 +128,7 @@ class SystemIngest:
         for result in results:
             result.finished_at = datetime.now(UTC)
         rows = pa.Table.from_pylist([r.as_row() for r in results], LEDGER_SCHEMA)
-        retried(lambda: append_rows(self.ledger, rows, self.lake.storage_options))
+        retried(lambda: record_files(self.ledger, rows, self.lake.storage_options))
         return results
 
     def load(self, todo: list[tuple[Path, FileScan, FileResult]]) -> None:
