@@ -412,17 +412,16 @@ class SystemIngest:
             reasons = [r.reason for r in raw.rejects]
             parts.append(quarantine_rows(result, lines, texts, reasons, at))
         if checked is not None and len(bad):
-            index = pa.array(bad)
-            reasons = pc.fill_null(checked.column("_reason").take(index), DUPLICATE)
-            texts = self.validator.record_texts(raw.table.take(index))
-            parts.append(quarantine_rows(result, raw.lines.take(index), texts, reasons, at))
+            reasons = pc.fill_null(take_rows(checked.select(["_reason"]), bad)[0], DUPLICATE)
+            texts = self.validator.record_texts(take_rows(raw.table, bad))
+            parts.append(quarantine_rows(result, raw.lines.take(pa.array(bad)), texts, reasons, at))
         return pa.concat_tables(parts) if parts else QUARANTINE_SCHEMA.empty_table()
 
     def with_lineage(self, good: pa.Table, result: FileResult, at: datetime) -> pa.Table:
         """Valid rows with their lineage and local event date, helper columns dropped."""
         n = good.num_rows
         return (
-            good.drop_columns(["_reason", "_key_hash", "_line", "_event_date"])
+            good.drop_columns(["_line", "_event_date"])
             .append_column("_source_file", constant(result.path, n))
             .append_column("_source_line", good.column("_line"))
             .append_column("_source_hash", constant(result.content_hash, n))
@@ -502,7 +501,8 @@ def count(mask: pa.ChunkedArray) -> int:
 def split(
     checked: pa.Table | None, seen: SeenKeys, keep_duplicates: bool
 ) -> tuple[pa.Table | None, np.ndarray]:
-    """Valid, first-seen rows, and the indices of the rest (invalid, or repeating a key)."""
+    """Valid, first-seen rows (without `_reason` and `_key_hash`), and the indices of the rest
+    (invalid, or repeating a key)."""
     if checked is None:
         return None, np.array([], dtype=np.int64)
     valid = pc.is_null(checked.column("_reason")).to_numpy(zero_copy_only=False)
@@ -511,7 +511,20 @@ def split(
         fresh = np.zeros(len(valid), dtype=bool)
         fresh[valid] = seen.first_seen(hashes[valid])
         valid = fresh
-    return checked.filter(pa.array(valid)), np.flatnonzero(~valid)
+    good = checked.drop_columns(["_reason", "_key_hash"])  # fewer columns to copy
+    return (good if valid.all() else good.filter(pa.array(valid))), np.flatnonzero(~valid)
+
+
+def take_rows(table: pa.Table, index: np.ndarray) -> pa.Table:
+    """The rows at `index` (ascending) of a table of many chunks, taken chunk by chunk: Arrow's
+    `take` joins a chunked column's chunks first, copying it whole for a few rows."""
+    parts, start = [], 0
+    for batch in table.to_batches():
+        lo, hi = np.searchsorted(index, [start, start + batch.num_rows])
+        if hi > lo:
+            parts.append(batch.take(pa.array(index[lo:hi] - start)))
+        start += batch.num_rows
+    return pa.Table.from_batches(parts, table.schema)
 
 
 def latest_per_key(states: pa.Table, keys: list[str], version: str) -> pa.Table:
