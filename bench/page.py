@@ -53,7 +53,8 @@ def ingest_section(data: dict) -> str:
         f" quarantine and the ledger. Baseline: {data['baseline']}. Typed floor: a COPY whose CSV"
         " reader parses the contract's types, with the contract's checks on the typed values:"
         " the cheapest COPY that validates at all. Floor: the same COPY through the contract's"
-        " validation query (which also normalises text and reads every date format). Both keep"
+        " validation query as the ingest runs it for this file (which also reads every date"
+        " format, and normalises the text of fields not plain ASCII in every batch). Both keep"
         " the valid rows, partitioned by event date, without line numbers, duplicates,"
         " quarantine or Delta.",
         "rows | invalid | file MB | DuckDB s | DuckDB peak MB | typed floor s | typed floor ratio "

@@ -3,6 +3,8 @@ normalising path, for every kind of text that normalising changes."""
 
 from __future__ import annotations
 
+import random
+
 import pyarrow as pa
 import pytest
 
@@ -88,3 +90,22 @@ def test_the_shortcut_is_taken_for_a_plain_batch() -> None:
     (query,) = validator.queries.values()
     assert "strlen(__f0) <> length(__f0)" not in query
     assert "__f0 AS __r0" in query
+
+
+def test_is_plain_agrees_with_the_rule_on_random_slices() -> None:
+    """Random values from a small alphabet of the characters that matter, sliced anywhere."""
+    pick = random.Random(7)
+    alphabet = ["a", "1", " ", "é", "１", "\u200b", "\t", "-"]
+    for _ in range(300):
+        values = [
+            None if pick.random() < 0.1 else "".join(pick.choices(alphabet, k=pick.randint(0, 3)))
+            for _ in range(pick.randint(1, 8))
+        ]
+        start = pick.randint(0, len(values) - 1)
+        length = pick.randint(0, len(values) - start)
+        chunk = pa.array(values, pick.choice([pa.string(), pa.large_string()])).slice(start, length)
+        expected = all(
+            v is None or (v.isascii() and v != "" and v[0] != " " and v[-1] != " ")
+            for v in values[start : start + length]
+        )
+        assert is_plain(chunk) is expected, values[start : start + length]
