@@ -101,6 +101,7 @@ class Source:
     is_text: bool
     is_fraction: bool = False  # a typed float or decimal: a whole-number column checks it
     is_plain: bool = False  # text the normalising would leave as it is (see `plain_fields`)
+    field: int | None = None  # the one delivered field it is, as delivered
 
 
 @cache
@@ -373,7 +374,8 @@ class Validator:
                 aliases, text = [f"CAST({a} AS VARCHAR)" for a in aliases], True
             expr = aliases[0] if len(aliases) == 1 else f"coalesce({', '.join(aliases)})"
             is_plain = text and len(set(kinds)) == 1 and all(i in plain for i in hits)
-            found[col.name] = Source(expr, text, fraction, is_plain)
+            field = hits[0] if expr == field_alias(hits[0]) else None
+            found[col.name] = Source(expr, text, fraction, is_plain, field)
         return found
 
     def extra_fields(self, schema: pa.Schema) -> list[str]:
@@ -404,12 +406,30 @@ class Validator:
         key = field_key(name)
         return key if key in claimed else f"bronze column {safe_name(name)}"
 
+    def unchanged(self, schema: pa.Schema, plain: frozenset[int]) -> dict[str, int]:
+        """Text columns that are a plain field as delivered (name: the field's position): the
+        batch's own Arrow column is their value, so the query need not copy it out."""
+        sources = self.sources(schema, plain)
+        return {
+            col.name: source.field
+            for col in self.contract.columns
+            if col.physicalType == "VARCHAR"
+            and (source := sources[col.name]) is not None
+            and source.is_plain
+            and source.field is not None
+        }
+
     def query(
-        self, schema: pa.Schema, also: tuple[str, ...] = (), plain: frozenset[int] = frozenset()
+        self,
+        schema: pa.Schema,
+        also: tuple[str, ...] = (),
+        plain: frozenset[int] = frozenset(),
+        left_out: Sequence[str] = (),
     ) -> str:
         """The validating SELECT for batches of this schema; extra fields named in `also` and
         absent from the batch come out as missing text (a file's fields are the same in every
-        batch); text fields at the positions in `plain` are taken as they are.
+        batch); text fields at the positions in `plain` are taken as they are; the columns
+        named in `left_out` are checked but not returned.
 
         Three steps, so that each expression is written once: normalised text (`__r<i>`), typed
         value (`__v<i>`), then the checks over both, folded into one `_reason`.
@@ -430,7 +450,8 @@ class Validator:
             else:
                 value = f"try_cast(__r{i} AS {kind})"
             values.append(f"CAST({value} AS {kind}) AS __v{i}")
-            outputs.append(f"__v{i} AS {ident(col.name)}")
+            if col.name not in left_out:
+                outputs.append(f"__v{i} AS {ident(col.name)}")
             is_event_time = col.name == self.contract.event_time_column
             is_version = col.name == self.contract.settings.version_column
             checks += column_checks(col, f"__r{i}", f"__v{i}", is_event_time, is_version)
@@ -483,20 +504,25 @@ class Validator:
         (NULL = valid), `_key_hash` (for duplicates) and `_event_date` (local date of the event
         time)."""
         # Most batches' text needs no normalising; the query for them skips it (a third of its
-        # cost), and there are few such variants per file.
+        # cost) and leaves out the text it would return unchanged. Few such variants per file.
         key = (table.schema, tuple(also), plain_fields(table))
         if key not in self.queries:
-            self.queries[key] = self.query(*key)
+            unchanged = self.unchanged(table.schema, key[2])
+            self.queries[key] = (self.query(*key, left_out=list(unchanged)), unchanged)
+        sql, unchanged = self.queries[key]
         rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
         batch = (  # noqa: F841  (read by the query)
             table.rename_columns([field_alias(i) for i in range(table.num_columns)])
             .append_column("_line", lines)
             .append_column("_row", rows)
         )
-        result = self.db.sql(self.queries[key]).to_arrow_table()
+        result = self.db.sql(sql).to_arrow_table()
         order = result.column("_row").to_numpy()
         if len(order) and not (np.diff(order) > 0).all():  # DuckDB may reorder parallel scans
             result = result.take(pa.array(np.argsort(order)))
+        for position, name in enumerate(self.contract.column_names):  # in order: each in place
+            if name in unchanged:
+                result = result.add_column(position, name, table.column(unchanged[name]))
         return conform(result.drop_columns(["_row"]), self.contract)
 
     def record_texts(self, rows: pa.Table) -> pa.ChunkedArray:
