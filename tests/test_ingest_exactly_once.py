@@ -266,6 +266,31 @@ def test_two_machines_taking_in_one_file_at_once_record_it_once(tmp_path, monkey
     ]
 
 
+@pytest.mark.parametrize("small", [True, False])
+def test_a_file_that_grows_while_it_is_read_stays_pending(lake, monkeypatch, small) -> None:
+    """A unit still uploading (a partition run does not wait for files to settle): what was
+    read is not written, the run names the file, and once whole it loads whole."""
+    if not small:
+        monkeypatch.setattr(ingest_module, "SMALL_FILE", 0)  # streamed, not grouped
+    path = deliver(lake, GAS.format("20261116"), gas_file(0, 5))
+    read = ingest_module.read_batches
+
+    def uploading(*args):
+        yield from read(*args)
+        with open(path, "a") as handle:  # the rest arrives while the first part is read
+            handle.write(gas_file(5, 5).split("\n", 1)[1])
+
+    monkeypatch.setattr(ingest_module, "read_batches", uploading)
+    with pytest.raises(ingest_module.FilesFailed, match="changed while it was read"):
+        ingest(lake, contract("meter_readings_gas"))
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 0
+    assert table(lake, "ledger", "files").num_rows == 0
+    monkeypatch.setattr(ingest_module, "read_batches", read)
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    assert (result.rows_read, result.rows_loaded) == (10, 10)
+    assert table(lake, "bronze", "meter_readings_gas").num_rows == 10
+
+
 def test_ledger_rows_written_at_the_same_moment_land_once(tmp_path) -> None:
     """The merge that loses the race fails its commit; retried, it finds the row there."""
     from assets.ingest.tables import LEDGER_SCHEMA, record_files, retried

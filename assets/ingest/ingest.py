@@ -189,8 +189,9 @@ class SystemIngest:
             # Raised inside the Delta writer, the reader's error may arrive wrapped.
             if not failure:
                 raise
-            if isinstance(failure[0], SchemaGrew):
+            if isinstance(failure[0], (SchemaGrew, FileChanged)):
                 raise failure[0] from None
+            check_unchanged(path, result)  # a file still being written is pending, not bad
             if not isinstance(err, UnreadableFile):
                 result.warnings.append(f"write aborted: {type(err).__name__}")
             quarantined.discard()
@@ -205,8 +206,10 @@ class SystemIngest:
             try:
                 raw = self.whole(path, scan, result)
             except UnreadableFile as err:
+                check_unchanged(path, result)
                 quarantined.append(self.unreadable(path, scan, result, err))
                 continue
+            check_unchanged(path, result)
             result.rows_read += raw.rows_read
             files.append((path, scan, result, raw))
         checked = self.validate_together([raw for *_, raw in files])
@@ -302,7 +305,8 @@ class SystemIngest:
         is also noted in `failure` (the writer may wrap what it re-raises)."""
         try:
             yield from self._valid_rows(path, scan, result, quarantined, late)
-        except (UnreadableFile, SchemaGrew) as err:
+            check_unchanged(path, result)  # before the writer commits what it read
+        except (UnreadableFile, SchemaGrew, FileChanged) as err:
             failure.append(err)
             raise
 
@@ -436,6 +440,23 @@ class SystemIngest:
             head = handle.read(RAW_SAMPLE).decode(scan.encoding, errors="replace")
         reason = f"file quarantined: {result.reason}"
         return quarantine_rows(result, [0], [head], [reason], datetime.now(UTC))
+
+
+class FileChanged(Exception):
+    """A file changed while it was read (a unit still uploading it): what was read is not
+    written, and the file stays pending until a later run."""
+
+
+def check_unchanged(path: Path, result: FileResult) -> None:
+    """Raise `FileChanged` if the file's size or time (when known) differ from when it was
+    hashed."""
+    info = path.stat()
+    when = result.modified_at
+    if info.st_size != result.size_bytes or (when and modified_time(info) != when):
+        raise FileChanged(
+            f"changed while it was read ({result.size_bytes:,} bytes when hashed, "
+            f"{info.st_size:,} now); it stays pending"
+        )
 
 
 class SchemaGrew(Exception):
