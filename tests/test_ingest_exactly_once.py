@@ -291,6 +291,25 @@ def test_a_file_that_grows_while_it_is_read_stays_pending(lake, monkeypatch, sma
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 10
 
 
+def test_a_ledger_from_before_modification_times_takes_new_rows(lake) -> None:
+    """Found in review: the ledger's merge named `modified_at`, which a ledger written before
+    that column existed lacks: every file failed to be recorded, and loaded again each run."""
+    from deltalake import write_deltalake
+
+    from assets.ingest.tables import LEDGER_SCHEMA
+
+    before = pa.schema([f for f in LEDGER_SCHEMA if f.name != "modified_at"])
+    row = {"system": "meter_readings_gas", "path": "old.csv", "content_hash": "h0"}
+    write_deltalake(lake.table("ledger", "files"), pa.Table.from_pylist([row], before))
+    deliver(lake, GAS.format("20261116"), gas_file(0, 5))
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    assert result.status == "loaded"
+    assert ingest(lake, contract("meter_readings_gas")) == []
+    ledger = table(lake, "ledger", "files").sort_by("path")
+    assert ledger.column("path").to_pylist() == [GAS.format("20261116"), "old.csv"]
+    assert ledger.column("modified_at").to_pylist()[0] == result.modified_at
+
+
 def test_ledger_rows_written_at_the_same_moment_land_once(tmp_path) -> None:
     """The merge that loses the race fails its commit; retried, it finds the row there."""
     from assets.ingest.tables import LEDGER_SCHEMA, record_files, retried
@@ -422,6 +441,34 @@ def test_two_added_fields_of_one_column_name_both_filled_quarantine_the_file(lak
         "fields 'Signal Strength' and 'signal_strength' (fields 7 and 8) both fill "
         "bronze column signal_strength"
     )
+
+
+def test_two_added_fields_of_one_column_name_filled_in_turn_load(lake) -> None:
+    """Found in review: a CSV's empty cell is text, not missing: two such fields, never both
+    filled, quarantined the file; and the empty one hid the other's value."""
+    body = gas_file(0, 2).replace(
+        "quality_code\n", "quality_code,Signal Strength,signal_strength\n"
+    )
+    rows = body.splitlines(keepends=True)
+    rows[1] = rows[1].replace("measured\n", "measured,-71,\n")
+    rows[2] = rows[2].replace("measured\n", "measured,,-70\n")
+    deliver(lake, GAS.format("20261116"), "".join(rows))
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    assert (result.status, result.rows_loaded) == ("loaded", 2)
+    bronze = table(lake, "bronze", "meter_readings_gas").sort_by("meter_id")
+    assert bronze.column("signal_strength").to_pylist() == ["-71", "-70"]
+
+
+def test_three_spellings_of_one_added_field_are_each_checked_against_the_others(lake) -> None:
+    """Found in review: only the first spelling was compared with the others; the second and
+    third both filled in one record left one value out, unsaid."""
+    events = [door_event(n) for n in range(2)]
+    events[0]["Remark"] = "a"
+    events[1]["remark"], events[1]["REMARK"] = "b", "c"
+    deliver(lake, DOOR, "".join(json.dumps(e) + "\n" for e in events))
+    [result] = ingest(lake, contract("door_access_events"))
+    assert (result.status, result.rows_quarantined) == ("quarantined", 2)
+    assert result.reason.startswith("field 'remark' appears twice (fields ")
 
 
 def test_a_field_first_seen_deep_in_a_large_file_is_kept_too(lake, monkeypatch) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
+from itertools import combinations
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -51,6 +52,7 @@ LOCAL_FORMATS = [
 MAX_OFFSET_HOURS = 14  # the farthest any zone is from UTC (Kiribati's Line Islands)
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
+EMPTY = "''"  # SQL's empty text
 EARLIEST_EVENT = "2000-01-01"
 # Times and dates outside years 1-9999 are refused: Python, pandas and Delta's readers cannot hold
 # them, and DuckDB's `infinity` (which it parses) is one.
@@ -372,7 +374,7 @@ class Validator:
             )
             if len(set(kinds)) > 1 or flag_as_number:
                 aliases, text = [f"CAST({a} AS VARCHAR)" for a in aliases], True
-            expr = aliases[0] if len(aliases) == 1 else f"coalesce({', '.join(aliases)})"
+            expr = first_value(aliases) if text else f"coalesce({', '.join(aliases)})"
             is_plain = text and len(set(kinds)) == 1 and all(i in plain for i in hits)
             field = hits[0] if expr == field_alias(hits[0]) else None
             found[col.name] = Source(expr, text, fraction, is_plain, field)
@@ -487,10 +489,7 @@ class Validator:
             sources.setdefault(column, [])
             if name in present:
                 sources[column].append(f"CAST({field_alias(position[name])} AS VARCHAR)")
-        return {
-            column: f"coalesce({', '.join(sql)})" if sql else "CAST(NULL AS VARCHAR)"
-            for column, sql in sources.items()
-        }
+        return {column: first_value(sql) for column, sql in sources.items()}
 
     @property
     def dedupe_key(self) -> list[str]:
@@ -535,6 +534,16 @@ class Validator:
         self.db.close()
 
 
+def first_value(texts: list[str]) -> str:
+    """SQL: the first of several text fields holding a value (not NULL, not empty, as a CSV's
+    empty cell is: see `holds_value`); one field as it is; none as missing text."""
+    if not texts:
+        return "CAST(NULL AS VARCHAR)"
+    if len(texts) == 1:
+        return texts[0]
+    return f"coalesce({', '.join(f'nullif({t}, {EMPTY})' for t in texts)})"
+
+
 def plain_fields(table: pa.Table) -> frozenset[int]:
     """Positions of the text fields that `normalised` would leave as they are in every row:
     ASCII only (so no full-width characters or invisible marks), no empty value and no blank at
@@ -576,20 +585,27 @@ def repeated_field(table: pa.Table, group: Callable[[str], str] | None = None) -
     leave unclear which is the column's. (Records of JSON lines whose keys differ only in case
     never do: their values are taken together.)"""
     group = group or field_key
-    first: dict[str, int] = {}
+    members: dict[str, list[int]] = {}
     for i, name in enumerate(table.column_names):
-        key = group(name)
-        if key not in first:
-            first[key] = i
-            continue
-        j = first[key]
-        both = pc.and_(pc.is_valid(table.column(j)), pc.is_valid(table.column(i)))
-        if pc.any(both).as_py():
-            first_name, where = table.column_names[j], f"(fields {j + 1} and {i + 1})"
-            if field_key(first_name) == field_key(name):
-                return f"field {first_name!r} appears twice {where}"
-            return f"fields {first_name!r} and {name!r} {where} both fill {key}"
+        members.setdefault(group(name), []).append(i)
+    for key, fields in members.items():
+        held = {i: holds_value(table.column(i)) for i in fields} if len(fields) > 1 else {}
+        for a, b in combinations(held, 2):  # every pair: three spellings are three pairs
+            if (held[a] & held[b]).any():
+                first, second = table.column_names[a], table.column_names[b]
+                where = f"(fields {a + 1} and {b + 1})"
+                if field_key(first) == field_key(second):
+                    return f"field {first!r} appears twice {where}"
+                return f"fields {first!r} and {second!r} {where} both fill {key}"
     return None
+
+
+def holds_value(column: pa.ChunkedArray) -> np.ndarray:
+    """Which rows hold a value: not null and, for text, not empty (a CSV's empty cell)."""
+    held = pc.is_valid(column)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        held = pc.and_kleene(held, pc.greater(pc.binary_length(column), 0))
+    return held.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def field_key(name: str) -> str:
