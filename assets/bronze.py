@@ -6,6 +6,7 @@ contract's columns and tiers. A new contract file is a new asset at the next rel
 """
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -118,9 +119,7 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
                 **totals,
                 "path": dg.MetadataValue.path(lake.table("bronze", contract.id)),
                 "quarantine": dg.MetadataValue.path(lake.table("quarantine", contract.id)),
-                "data_docs": dg.MetadataValue.path(
-                    lake.uri("quality", "data_docs", contract.id, "index.html")
-                ),
+                "data_docs": dg.MetadataValue.path(str(docs_dir(lake, contract.id) / "index.html")),
                 "schema_warnings": "; ".join(warnings) or "none",
                 EVENT_DATES: ", ".join(sorted({str(d) for r in results for d in r.event_dates})),
             }
@@ -140,6 +139,12 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(failure)) from failure
 
     return _ingest
+
+
+def docs_dir(lake: LakeResource, table: str) -> Path:
+    """Where a table's Data Docs are built: on this machine, also for a lake on S3 (Great
+    Expectations writes local files)."""
+    return lake.local("quality", "data_docs", table)
 
 
 def delivered_on(lake: LakeResource, contract: Contract, day: date) -> set[str]:

@@ -5,11 +5,9 @@ A check run reads the event dates that its run's load touched (the bronze asset'
 reference and bronze tables a rule looks codes up in are views over their Delta tables.
 """
 
-from pathlib import Path
-
 import dagster as dg
 
-from assets.bronze import EVENT_DATES, bronze_key
+from assets.bronze import EVENT_DATES, bronze_key, docs_dir
 from assets.delta_scan import duckdb_scan
 from assets.ingest.validate import PARTITION
 from assets.lake import LakeResource
@@ -97,11 +95,6 @@ def described(dates: list[str] | None) -> str:
     if dates is None:
         return "whole table (no load recorded)"
     return f"{PARTITION} in {', '.join(dates)}" if dates else "none (the load added no rows)"
-
-
-def docs_dir(lake: LakeResource, table: str) -> Path:
-    """Where a table's Data Docs are built (GE writes local files)."""
-    return lake.local("quality", "data_docs", table)
 
 
 def bronze_checks(contract: Contract) -> dg.AssetChecksDefinition:

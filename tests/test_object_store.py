@@ -155,6 +155,10 @@ def test_a_dagster_ingest_run_checks_its_load_on_s3(s3_lake) -> None:
     history = read_table(lake.table("quality", "check_results")).to_pandas()
     recorded = history.loc[history["table"] == "meter_readings_gas", "check"]
     assert "meter_id_not_null" in set(recorded)
+    # The link in the UI leads to the Data Docs as built: on this machine, not in the bucket.
+    [materialised] = result.get_asset_materialization_events()
+    docs = Path(materialised.materialization.metadata["data_docs"].value)
+    assert docs.is_file() and docs.is_relative_to(lake.local())
 
 
 def test_local_files_stay_on_this_machine_wherever_the_lake_is(tmp_path, monkeypatch) -> None:
