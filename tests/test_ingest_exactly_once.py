@@ -310,6 +310,29 @@ def test_a_ledger_from_before_modification_times_takes_new_rows(lake) -> None:
     assert ledger.column("modified_at").to_pylist()[0] == result.modified_at
 
 
+@pytest.mark.parametrize("small", [True, False])
+def test_a_file_touched_while_it_is_read_loads(lake, monkeypatch, small) -> None:
+    """Found in review: its bytes are the ones hashed, so failing it would leave it for ever (the
+    sensor's run key, from the content hash, would not start again). It loads, and the ledger
+    keeps its newer time: the next run does not take it again."""
+    if not small:
+        monkeypatch.setattr(ingest_module, "SMALL_FILE", 0)
+    path = deliver(lake, GAS.format("20261116"), gas_file(0, 5))
+    read = ingest_module.read_batches
+    later = time.time() + 30
+
+    def touched(*args):
+        yield from read(*args)
+        os.utime(path, (later, later))
+
+    monkeypatch.setattr(ingest_module, "read_batches", touched)
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    monkeypatch.undo()
+    assert (result.status, result.rows_loaded) == ("loaded", 5)
+    assert result.modified_at.timestamp() == pytest.approx(later)
+    assert ingest(lake, contract("meter_readings_gas")) == []
+
+
 def test_ledger_rows_written_at_the_same_moment_land_once(tmp_path) -> None:
     """The merge that loses the race fails its commit; retried, it finds the row there."""
     from assets.ingest.tables import LEDGER_SCHEMA, record_files, retried

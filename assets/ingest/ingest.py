@@ -191,7 +191,7 @@ class SystemIngest:
                 raise
             if isinstance(failure[0], (SchemaGrew, FileChanged)):
                 raise failure[0] from None
-            check_unchanged(path, result)  # a file still being written is pending, not bad
+            self.check_unchanged(path, result)  # a file still being written is pending
             if not isinstance(err, UnreadableFile):
                 result.warnings.append(f"write aborted: {type(err).__name__}")
             quarantined.discard()
@@ -206,10 +206,10 @@ class SystemIngest:
             try:
                 raw = self.whole(path, scan, result)
             except UnreadableFile as err:
-                check_unchanged(path, result)
+                self.check_unchanged(path, result)
                 quarantined.append(self.unreadable(path, scan, result, err))
                 continue
-            check_unchanged(path, result)
+            self.check_unchanged(path, result)
             result.rows_read += raw.rows_read
             files.append((path, scan, result, raw))
         checked = self.validate_together([raw for *_, raw in files])
@@ -305,7 +305,7 @@ class SystemIngest:
         is also noted in `failure` (the writer may wrap what it re-raises)."""
         try:
             yield from self._valid_rows(path, scan, result, quarantined, late)
-            check_unchanged(path, result)  # before the writer commits what it read
+            self.check_unchanged(path, result)  # before the writer commits what it read
         except (UnreadableFile, SchemaGrew, FileChanged) as err:
             failure.append(err)
             raise
@@ -367,6 +367,25 @@ class SystemIngest:
         result.rows_loaded += good.num_rows
         result.event_dates.update(pc.unique(good.column("_event_date")).drop_null().to_pylist())
         return self.with_lineage(good, result, at), rejected
+
+    def check_unchanged(self, path: Path, result: FileResult) -> None:
+        """Raise `FileChanged` if the file's content differs from what was hashed. Its size and
+        time are looked at first; only when one differs is it hashed again: a file touched, or
+        re-sent with the same bytes, while it was read is still the content hashed (its newer
+        time goes to the ledger), and a run failed for it would never be started again by
+        the sensor, whose run keys are content hashes."""
+        info = path.stat()
+        when, size = modified_time(info), info.st_size
+        if size == result.size_bytes and (result.modified_at is None or when == result.modified_at):
+            return
+        if delivery_hash(self.contract, path, result.path)[0] == result.content_hash:
+            result.modified_at = when
+            return
+        was = f"{result.size_bytes:,} bytes, modified {result.modified_at}"
+        raise FileChanged(
+            f"changed while it was read ({was} when hashed; {size:,} bytes, modified {when} "
+            "now); it stays pending"
+        )
 
     @property
     def keep_duplicates(self) -> bool:
@@ -445,18 +464,6 @@ class SystemIngest:
 class FileChanged(Exception):
     """A file changed while it was read (a unit still uploading it): what was read is not
     written, and the file stays pending until a later run."""
-
-
-def check_unchanged(path: Path, result: FileResult) -> None:
-    """Raise `FileChanged` if the file's size or time (when known) differ from when it was
-    hashed."""
-    info = path.stat()
-    when = result.modified_at
-    if info.st_size != result.size_bytes or (when and modified_time(info) != when):
-        raise FileChanged(
-            f"changed while it was read ({result.size_bytes:,} bytes when hashed, "
-            f"{info.st_size:,} now); it stays pending"
-        )
 
 
 class SchemaGrew(Exception):
