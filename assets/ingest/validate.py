@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
@@ -380,10 +380,14 @@ class Validator:
             found[col.name] = Source(expr, text, fraction, is_plain, field)
         return found
 
+    @cached_property
+    def claimed(self) -> set[str]:
+        """The keys (`field_key`) of the delivered fields that the contract's columns take."""
+        return {field_key(a) for col in self.contract.columns for a in col.source_fields}
+
     def extra_fields(self, schema: pa.Schema) -> list[str]:
         """Source fields that no contract column claims (schema drift: kept, with a warning)."""
-        claimed = {field_key(a) for col in self.contract.columns for a in col.source_fields}
-        return [n for n in schema.names if field_key(n) not in claimed]
+        return [n for n in schema.names if field_key(n) not in self.claimed]
 
     def extra_columns(self, fields: Sequence[str]) -> list[str]:
         """The bronze column of each extra field: its `safe_name`, numbered from 2 where it
@@ -404,9 +408,8 @@ class Validator:
     def field_group(self, name: str) -> str:
         """What makes delivered fields one field: for a field a contract column claims, its
         `field_key`; for an extra field, the bronze column it lands in."""
-        claimed = {field_key(a) for col in self.contract.columns for a in col.source_fields}
         key = field_key(name)
-        return key if key in claimed else f"bronze column {safe_name(name)}"
+        return key if key in self.claimed else f"bronze column {safe_name(name)}"
 
     def unchanged(self, schema: pa.Schema, plain: frozenset[int]) -> dict[str, int]:
         """Text columns that are a plain field as delivered (name: the field's position): the
