@@ -185,7 +185,6 @@ def record_files(uri: str, rows: pa.Table, storage_options: dict[str, str] | Non
             f"t.system IN ({systems}) AND {TAKEN_ONCE}",
             source_alias="s",
             target_alias="t",
-            merge_schema=True,
         )
         .when_not_matched_insert_all()
         .execute()
