@@ -102,8 +102,9 @@ def step(kind: str, lake_root: Path, rows: int) -> Measure:
 
 def validated_copy(csv: Path, out: Path, rows: int) -> Measure:
     """DuckDB's COPY of the CSV through the bronze asset's validation query, in one statement:
-    the query the ingest runs for batches whose text fields are plain where every batch of this
-    file has them plain (found before the clock starts)."""
+    the query the ingest runs for batches whose text fields are plain, and whose identifiers
+    match their patterns, where every batch of this file has them so (found before the clock
+    starts)."""
     from assets.ingest.validate import Validator, field_alias, ident
     from assets.registry import CONTRACTS_DIR, load_contract
 
@@ -114,7 +115,7 @@ def validated_copy(csv: Path, out: Path, rows: int) -> Measure:
     validator.db.execute(
         f"CREATE VIEW batch AS SELECT {fields}, 0::BIGINT AS _line, 0::BIGINT AS _row FROM {source}"
     )
-    query = validator.query(schema, (), plain_in_every_batch(csv))
+    query = validator.query(schema, (), *shortcuts_in_every_batch(csv, validator))
     valid = f"SELECT * FROM ({query}) WHERE _reason IS NULL"
     sql = f"COPY ({valid}) TO '{out}' (FORMAT parquet, PARTITION_BY (_event_date))"
 
@@ -125,8 +126,9 @@ def validated_copy(csv: Path, out: Path, rows: int) -> Measure:
     return timed("duckdb COPY csv->validated parquet", copy)
 
 
-def plain_in_every_batch(csv: Path) -> frozenset[int]:
-    """The positions of the fields the ingest's validation finds plain in every batch."""
+def shortcuts_in_every_batch(csv: Path, validator) -> tuple[frozenset[int], frozenset[str]]:
+    """The positions of the fields the ingest's validation finds plain in every batch, and the
+    columns it finds matching their patterns in every batch."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -137,10 +139,12 @@ def plain_in_every_batch(csv: Path) -> frozenset[int]:
     reader = pacsv.open_csv(
         csv, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
     )
-    plain = frozenset(range(len(names)))
+    plain, matched = frozenset(range(len(names))), frozenset(validator.fixed_patterns)
     for batch in reader:
-        plain &= plain_fields(pa.Table.from_batches([batch]))
-    return plain
+        table = pa.Table.from_batches([batch])
+        plain &= plain_fields(table)
+        matched &= validator.matching(table, plain_fields(table))
+    return plain, matched
 
 
 def typed_copy(csv: Path, out: Path, rows: int) -> Measure:

@@ -1,15 +1,20 @@
-"""The validation query's shortcut for plain text: the same rows, values and reasons as the
-normalising path, for every kind of text that normalising changes."""
+"""The validation query's shortcuts, for plain text and for fixed-width patterns: the same rows,
+values and reasons as the full query, for every kind of text they skip work for."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
+import yaml
 
 from assets.ingest import validate
-from assets.ingest.validate import Validator, is_plain, plain_fields
+from assets.ingest.arrow_text import fixed_pattern, is_plain
+from assets.ingest.validate import Validator, plain_fields
+from assets.registry import CONTRACTS_DIR
 from tests.ingest_support import contract
 
 FIELDS = ["meter_id", "flat_id", "read_at", "reading", "reset_flag", "quality_code"]
@@ -112,3 +117,108 @@ def test_is_plain_agrees_with_the_rule_on_random_slices() -> None:
             for v in values[start : start + length]
         )
         assert is_plain(chunk) is expected, values[start : start + length]
+
+
+def contract_patterns() -> set[str]:
+    """Every pattern the contracts give a column."""
+    found = set()
+    for path in Path(CONTRACTS_DIR, "systems").glob("*.yaml"):
+        for table in yaml.safe_load(path.read_text(encoding="utf-8"))["schema"]:
+            for prop in table["properties"]:
+                if pattern := (prop.get("logicalTypeOptions") or {}).get("pattern"):
+                    found.add(pattern)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("pattern", "width"),
+    [
+        (r"^GM\d{8}$", 10),
+        (r"^\d{17}[\dX]$", 18),
+        (r"^ST\d{2}$", 4),
+        (r"^110\d{14}$", 17),
+        (r"^[A-Z][A-Z0-9-]{3}$", 4),
+        (r"^a\.b$", 3),
+        (r"^L\d{1,2}$", None),  # two widths
+        (r"^[\u4e00-\u9fa5][A-Z]$", None),  # not ASCII
+        (r"^LINESTRING ?\(", None),  # not anchored at the end, optional space
+        (r"GM\d{8}$", None),
+        (r"^GM\d{8}\$", None),
+        (r"^(?i)gm\d{8}$", None),
+        (r"^[^0-9]{2}$", None),
+        (r"^a|b$", None),
+        (r"^\w{3}$", None),
+        (r"^.{3}$", None),
+    ],
+)
+def test_fixed_patterns_are_one_width_of_ascii_sets(pattern, width) -> None:
+    fixed = fixed_pattern(pattern)
+    assert (fixed.width if fixed else None) == width
+
+
+def test_most_contract_patterns_are_fixed() -> None:
+    patterns = contract_patterns()
+    fixed = {p for p in patterns if fixed_pattern(p)}
+    assert len(fixed) >= len(patterns) - 5, patterns - fixed
+
+
+def test_fixed_patterns_agree_with_duckdb_on_random_values() -> None:
+    """Every fixed contract pattern, over random plain values near its matches, sliced anywhere
+    and with NULLs: `matches_all` is true exactly when DuckDB's regular expression matches every
+    value."""
+    pick = random.Random(11)
+    db = duckdb.connect()
+    outcomes = []
+    for pattern in sorted(p for p in contract_patterns() if fixed_pattern(p)):
+        fixed = fixed_pattern(pattern)
+        for _ in range(40):
+            values = [near_match(fixed, pick) for _ in range(pick.randint(1, 6))]
+            start = pick.randint(0, len(values) - 1)
+            length = pick.randint(0, len(values) - start)
+            kind = pick.choice([pa.string(), pa.large_string()])
+            chunk = pa.array(values, kind).slice(start, length)
+            shown = values[start : start + length]
+            matches = db.execute(
+                "SELECT bool_and(regexp_matches(v, $1)) FROM unnest($2::VARCHAR[]) t(v)",
+                [pattern, shown],
+            ).fetchone()[0]
+            assert fixed.matches_all(chunk) is (matches is not False), (pattern, shown)
+            outcomes.append(matches is not False)
+    assert 0.2 < sum(outcomes) / len(outcomes) < 0.8  # both answers, often
+
+
+def near_match(fixed, pick: random.Random) -> str | None:
+    """A value of the pattern's shape, often with one byte, or its length, wrong; or NULL."""
+    if pick.random() < 0.15:
+        return None
+    chars = [
+        chr(pick.choice(sorted(r.allowed))) for r in fixed.runs for _ in range(r.stop - r.start)
+    ]
+    roll = pick.random()
+    if roll < 0.3:
+        chars[pick.randrange(len(chars))] = pick.choice("0aZX-\n ")
+    elif roll < 0.4:
+        chars.append(pick.choice("0\n"))
+    elif roll < 0.5:
+        chars.pop()
+    return "".join(chars)
+
+
+def test_a_batch_whose_ids_all_match_skips_their_pattern_checks(monkeypatch) -> None:
+    """The same rows, values and reasons with the shortcut and without, for a batch whose
+    identifiers all match and for one where one does not."""
+    validator = Validator(contract("meter_readings_gas"))
+    good = pa.table({f: [v, v] for f, v in zip(FIELDS, PLAIN_ROW, strict=True)})
+    bad = good.set_column(0, "meter_id", pa.array(["GM00000001", "GM0000000X"]))
+    lines = pa.array([2, 3], pa.int64())
+    results = [validator.run(batch, lines) for batch in (good, bad)]
+    queries = [query for query, _ in validator.queries.values()]
+    assert ["^GM" in q for q in queries] == [False, True]
+    assert ["^F" in q for q in queries] == [False, False]
+    monkeypatch.setattr(Validator, "fixed_patterns", {})
+    validator.queries.clear()
+    assert [validator.run(batch, lines) for batch in (good, bad)] == results
+    assert results[1].column("_reason").to_pylist() == [
+        None,
+        'meter_id: "GM0000000X" does not match ^GM\\d{8}$',
+    ]
