@@ -313,18 +313,32 @@ class SystemIngest:
     def _valid_rows(
         self, path: Path, scan: FileScan, result: FileResult, quarantined: Spool, late: list[str]
     ) -> Iterator[pa.Table]:
-        constants = self.contract.settings.path_values(result.path)
         at = datetime.now(UTC)
-        carried: list[str] | None = None  # extra fields of every batch: the first's, and late
+        constants = self.contract.settings.path_values(result.path)
         with (
-            closing(prefetched(self.read(path, scan))) as batches,  # reads a stage ahead
+            closing(prefetched(self.checked(path, scan, constants, late))) as batches,
             SeenKeys(expected=scan.lines or scan.size // 8) as seen,  # Parquet: no lines
         ):
-            for index, batch in enumerate(batches):
-                raw = with_constants(batch, constants)
+            for index, raw, checked in batches:
                 result.rows_read += raw.rows_read
                 if raw.table.num_rows == 0 and not raw.rejects:
                     continue
+                good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
+                quarantined.append(rejected)
+                if good is not None:
+                    yield good
+
+    def checked(
+        self, path: Path, scan: FileScan, constants: dict[str, str], late: list[str]
+    ) -> Iterator[tuple[int, RawBatch, pa.Table | None]]:
+        """Each batch of the file (numbered), with the values its path carries, and its
+        validation (None for a batch of rejects only). Run a stage ahead of settling, in a
+        thread of its own: on two cores, DuckDB validates a batch while the one before is
+        checked for duplicates. A batch with fields the first lacked raises `SchemaGrew`."""
+        carried: list[str] | None = None  # extra fields of every batch: the first's, and late
+        with closing(prefetched(self.read(path, scan))) as batches:  # reads a stage ahead
+            for index, batch in enumerate(batches):
+                raw = with_constants(batch, constants)
                 checked = None
                 if raw.table.num_rows:
                     extra = self.validator.extra_fields(raw.table.schema)
@@ -333,10 +347,7 @@ class SystemIngest:
                     elif new := [f for f in extra if f not in carried]:
                         raise SchemaGrew(new + self.fields_later(batches, carried + new))
                     checked = self.validator.run(raw.table, raw.lines, carried)
-                good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
-                quarantined.append(rejected)
-                if good is not None:
-                    yield good
+                yield index, raw, checked
 
     def fields_later(self, batches: Iterator[RawBatch], known: list[str]) -> list[str]:
         """Extra fields of the batches still to come that are not in `known`: found in one

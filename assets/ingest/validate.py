@@ -347,10 +347,14 @@ class Validator:
         self.contract = contract
         self.queries: dict[tuple, str] = {}
         self.db = duckdb.connect()
-        self.db.execute(f"SET TimeZone = {literal(contract.settings.timezone)}")
         self.db.execute("SET threads = 2")
         self.db.execute("SET enable_progress_bar = false")
         self.db.execute("SET memory_limit = '512MB'")  # per batch; keeps the buffer pool small
+        # Quarantined rows' texts are built while the next batch is validated: a connection of
+        # their own (one connection runs one query at a time).
+        self.texts_db = self.db.cursor()
+        for db in (self.db, self.texts_db):
+            db.execute(f"SET TimeZone = {literal(contract.settings.timezone)}")
 
     def sources(
         self, schema: pa.Schema, plain: frozenset[int] = frozenset()
@@ -564,10 +568,11 @@ class Validator:
     def record_texts(self, rows: pa.Table) -> pa.ChunkedArray:
         """Each row as JSON text of its fields as delivered (a quarantined row's raw text)."""
         query = "SELECT CAST(to_json(r) AS VARCHAR) FROM rows AS r"  # keeps the rows' order
-        return self.db.sql(query).to_arrow_table().column(0)
+        return self.texts_db.sql(query).to_arrow_table().column(0)
 
     def close(self) -> None:
-        """Release the connection."""
+        """Release the connections."""
+        self.texts_db.close()
         self.db.close()
 
 
