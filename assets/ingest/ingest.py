@@ -44,7 +44,7 @@ from assets.ingest.tables import (
     retried,
     upsert,
 )
-from assets.ingest.validate import PARTITION, Validator, literal, repeated_field
+from assets.ingest.validate import PARTITION, Shortcuts, Validator, literal, repeated_field
 from assets.registry import Contract
 
 LINEAGE = ["_source_file", "_source_line", "_source_hash", "_batch_id", "_ingested_at"]
@@ -336,18 +336,27 @@ class SystemIngest:
         thread of its own: on two cores, DuckDB validates a batch while the one before is
         checked for duplicates. A batch with fields the first lacked raises `SchemaGrew`."""
         carried: list[str] | None = None  # extra fields of every batch: the first's, and late
-        with closing(prefetched(self.read(path, scan))) as batches:  # reads a stage ahead
-            for index, batch in enumerate(batches):
-                raw = with_constants(batch, constants)
+        with closing(prefetched(self.prepared(path, scan, constants))) as batches:
+            for index, (raw, shortcuts) in enumerate(batches):
                 checked = None
                 if raw.table.num_rows:
                     extra = self.validator.extra_fields(raw.table.schema)
                     if carried is None:  # the writer's schema has these, whichever rows lead
                         carried = [*extra, *(f for f in late if f not in extra)]
                     elif new := [f for f in extra if f not in carried]:
-                        raise SchemaGrew(new + self.fields_later(batches, carried + new))
-                    checked = self.validator.run(raw.table, raw.lines, carried)
+                        later = (raw for raw, _ in batches)
+                        raise SchemaGrew(new + self.fields_later(later, carried + new))
+                    checked = self.validator.run(raw.table, raw.lines, carried, shortcuts)
                 yield index, raw, checked
+
+    def prepared(
+        self, path: Path, scan: FileScan, constants: dict[str, str]
+    ) -> Iterator[tuple[RawBatch, Shortcuts | None]]:
+        """The file's batches with the values its path carries, and what their validation may
+        skip (`Validator.shortcuts`): a stage ahead of validation, in the reading thread."""
+        for batch in self.read(path, scan):
+            raw = with_constants(batch, constants)
+            yield raw, self.validator.shortcuts(raw.table) if raw.table.num_rows else None
 
     def fields_later(self, batches: Iterator[RawBatch], known: list[str]) -> list[str]:
         """Extra fields of the batches still to come that are not in `known`: found in one
