@@ -51,9 +51,12 @@ class RowLines:
         rows = np.concatenate([numbers, np.array([r.line for r in mine], dtype=np.int64)])
         breaks = line_breaks(table) if self.values_may_break else np.zeros(table.num_rows, np.int64)
         spans = 1 + np.concatenate([breaks, [r.raw.count("\n") for r in mine]])
-        order = np.argsort(rows, kind="stable")
-        starts = np.empty(len(rows), dtype=np.int64)
-        starts[order] = self.starts(spans[order].astype(np.int64))
+        if mine:  # rejects go among the rows, by their numbers
+            order = np.argsort(rows, kind="stable")
+            starts = np.empty(len(rows), dtype=np.int64)
+            starts[order] = self.starts(spans[order].astype(np.int64))
+        else:  # the rows alone are in order already (most batches: no sort)
+            starts = self.starts(spans.astype(np.int64))
         if len(rows):
             self.next_row = int(rows.max()) + 1
         lines = starts[len(numbers) :].tolist()
@@ -63,9 +66,12 @@ class RowLines:
     def starts(self, spans: np.ndarray) -> np.ndarray:
         """The first lines of consecutive rows spanning `spans` lines each: each row follows the
         last, unless an empty line comes between (one inside a row is part of a value)."""
-        first = self.next_line + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
         if not len(spans):
-            return first
+            return np.array([], dtype=np.int64)
+        if spans.max() == 1:  # no value breaks a line (most files): no running sum needed
+            first = self.next_line + np.arange(len(spans), dtype=np.int64)
+        else:
+            first = self.next_line + np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
         while self.next_blank < len(self.blanks) and self.blanks[self.next_blank] < first[0]:
             self.next_blank += 1  # the header's own, or passed inside a row
         shift = np.zeros(len(spans) + 1, dtype=np.int64)
@@ -79,7 +85,7 @@ class RowLines:
                 shift[row] += 1
                 moved += 1
             self.next_blank += 1
-        lines = first + np.cumsum(shift)[:-1]
+        lines = first + np.cumsum(shift)[:-1] if moved else first
         self.next_line = int(lines[-1] + spans[-1])
         self.last_start, self.last_span = int(lines[-1]), int(spans[-1])
         return lines
@@ -99,6 +105,8 @@ class RowLines:
 def row_numbers(first: int, count: int, rejected: list[int]) -> np.ndarray:
     """Arrow's numbers of the next `count` parsed rows: from `first` on, skipping `rejected`."""
     skipped = np.unique(np.array([n for n in rejected if n >= first], dtype=np.int64))
+    if not len(skipped):
+        return np.arange(first, first + count, dtype=np.int64)
     candidates = np.arange(first, first + count + len(skipped), dtype=np.int64)
     return candidates[~np.isin(candidates, skipped)][:count]
 
