@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gc
 import io
 import json
@@ -664,6 +665,31 @@ def test_lines_ending_in_a_carriage_return_are_cut_alike_whatever_the_chunks(mon
         monkeypatch.setattr(utf8_copy, "CHUNK", size)
         lines = list(utf8_copy.lines_ending_in_cr(io.BytesIO(text)))
         assert lines == [b"a,b\n", b"\n", "中\n".encode(), b"last"], size
+
+
+def test_a_file_scanned_in_halves_is_found_as_in_one_pass(tmp_path, monkeypatch) -> None:
+    """Random bytes of every kind the scan looks for (line endings, empty lines, quotes, NUL,
+    multi-byte and undecodable text, byte order marks), scanned in one pass and in two halves
+    at once: the same encoding, line counts, longest line and empty lines."""
+    import random
+
+    pieces = [b"ab,", b"1", b"\n", b"\n", b"\r\n", b"\r", b'"', "中".encode(), b"\xff", b"\0"]
+    pick = random.Random(5)
+    monkeypatch.setattr(scan, "CHUNK", 7)  # chunk edges everywhere
+    path, halved = tmp_path / "data.csv", 0
+    for _ in range(300):
+        start = pick.choice([b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE])
+        weights = [8, 8, 6, 2, 2, 1, 1, 2, 0.2, 0.1]
+        body = b"".join(pick.choices(pieces, weights, k=pick.randint(1, 60)))
+        path.write_bytes(start + body)
+        monkeypatch.setattr(scan, "PARALLEL_SCAN", 1 << 40)
+        whole = scan.scan_file(path, known_hash="h")
+        monkeypatch.setattr(scan, "PARALLEL_SCAN", 0)
+        halved += scan.line_after(path, path.stat().st_size // 2) is not None
+        halves = scan.scan_file(path, known_hash="h")
+        assert halves == whole, start + body
+        assert halves.blank_lines.tolist() == whole.blank_lines.tolist(), start + body
+    assert halved > 200  # most files were split
 
 
 def test_a_lone_surrogate_escape_is_rejected_and_a_whole_pair_loads(lake) -> None:

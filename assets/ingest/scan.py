@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from blake3 import blake3
 from assets.ingest.utf8_copy import best_encoding
 
 CHUNK = 4 << 20
+PARALLEL_SCAN = 64 << 20  # bytes: a file this large is scanned in two halves at once
 
 
 @dataclass(frozen=True)
@@ -62,70 +64,139 @@ def scan_file(
     path: Path, declared: str = "auto", known_hash: str | None = None, quote: str | None = '"'
 ) -> FileScan:
     """Hash the file (unless known), find its encoding and the shape of its lines, in one
-    streaming pass. `quote`: the quote character of a text format, if any.
+    streaming pass (over each half of a large file at once, on two cores, when the hash is
+    known). `quote`: the quote character of a text format, if any.
 
     UTF-8 is taken when every byte decodes as UTF-8; otherwise GB18030 (a superset of GBK), the
     legacy Chinese encoding, if it decodes every byte. A file neither decodes wholly is
     `damaged`: it is read in whichever decodes more (UTF-8 if it starts with a UTF-8 BOM). A
     UTF-16 byte order mark makes it UTF-16 (then the line counts here do not hold).
     """
-    digest = None if known_hash else new_digest()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    is_utf8, nul_offset, head = True, None, b""
-    quote_byte, quoted = (quote or "").encode(), False
-    lines = LineShape()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            if digest:
-                digest.update(chunk)
-            if lines.size == 0:
-                head = chunk[:3]
-            if nul_offset is None and (at := chunk.find(b"\0")) >= 0:
-                nul_offset = lines.size + at
-            quoted = quoted or bool(quote_byte and quote_byte in chunk)
-            # ASCII with no sequence left open decodes: skip building the text (a third of
-            # the pass for the usual export).
-            if is_utf8 and not (chunk.isascii() and not utf8.getstate()[0]):
-                try:
-                    utf8.decode(chunk)
-                except UnicodeDecodeError:
-                    is_utf8 = False
-            lines.add(chunk)  # last: the offsets above are of this chunk's start
-    if is_utf8:
-        try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            is_utf8 = False
-    has_bom = head.startswith(codecs.BOM_UTF8)
+    size = path.stat().st_size
+    middle = line_after(path, size // 2) if known_hash and size >= PARALLEL_SCAN else None
+    if middle is None:
+        whole = scan_bytes(path, 0, size, None if known_hash else new_digest(), quote)
+    else:  # split after a line break: no line, and no UTF-8 sequence, spans the halves
+        with ThreadPoolExecutor(2) as pool:
+            halves = [(0, middle, None, quote), (middle, size, None, quote)]
+            first, second = pool.map(lambda span: scan_bytes(path, *span), halves)
+        whole = first.then(second)
+    lines, nul_offset = whole.lines, whole.nul_offset
+    has_bom = whole.head.startswith(codecs.BOM_UTF8)
     encoding, damaged = "utf-8", False
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if whole.head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding, nul_offset = "utf-16", None  # half its bytes are NUL: that is not binary
-    elif not is_utf8:
+    elif not whole.is_utf8:
         legacy = declared if declared in ("gbk", "gb18030") else "gb18030"
         encoding, damaged = best_encoding(path, legacy, has_bom)
-    hexdigest = known_hash or (digest.hexdigest() if digest else "")
     return FileScan(
-        hexdigest,
+        known_hash or whole.digest or "",
         lines.size,
         encoding,
         has_bom,
         nul_offset,
         lines.longest_line(),
         lines.count(),
-        quoted,
+        whole.quoted,
         damaged,
         lines.blank_lines(),
         lines.cr_only() and encoding != "utf-16",
     )
 
 
+def line_after(path: Path, offset: int) -> int | None:
+    """Where the first line starting after `offset` starts; None if none does within a chunk."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        at = handle.read(CHUNK).find(b"\n")
+    return offset + at + 1 if at >= 0 and offset + at + 1 < path.stat().st_size else None
+
+
+@dataclass
+class ByteScan:
+    """What a pass over bytes `start` to `stop` of a file found."""
+
+    lines: LineShape
+    head: bytes = b""  # the first bytes (byte order marks)
+    nul_offset: int | None = None  # in the file
+    quoted: bool = False
+    is_utf8: bool = True
+    digest: str | None = None
+
+    def then(self, later: ByteScan) -> ByteScan:
+        """This span followed by `later`, which starts where this one stops, after a line
+        break."""
+        return ByteScan(
+            self.lines.then(later.lines),
+            self.head,
+            self.nul_offset if self.nul_offset is not None else later.nul_offset,
+            self.quoted or later.quoted,
+            self.is_utf8 and later.is_utf8,
+        )
+
+
+def scan_bytes(
+    path: Path, start: int, stop: int, digest: blake3 | None, quote: str | None
+) -> ByteScan:
+    """One pass over bytes `start` to `stop` of a file (which start a line), hashing them into
+    `digest` if given."""
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    found = ByteScan(LineShape(start))
+    quote_byte = (quote or "").encode()
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while found.lines.size < stop and (
+            chunk := handle.read(min(CHUNK, stop - found.lines.size))
+        ):
+            if digest:
+                digest.update(chunk)
+            if found.lines.size == 0:
+                found.head = chunk[:3]
+            if found.nul_offset is None and (at := chunk.find(b"\0")) >= 0:
+                found.nul_offset = found.lines.size + at
+            found.quoted = found.quoted or bool(quote_byte and quote_byte in chunk)
+            # ASCII with no sequence left open decodes: skip building the text (a third of
+            # the pass for the usual export).
+            if found.is_utf8 and not (chunk.isascii() and not utf8.getstate()[0]):
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    found.is_utf8 = False
+            found.lines.add(chunk)  # last: the offsets above are of this chunk's start
+    if found.is_utf8:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            found.is_utf8 = False
+    found.digest = digest.hexdigest() if digest else None
+    return found
+
+
 class LineShape:
     """A file's newlines, longest line and empty lines, learnt chunk by chunk."""
 
-    def __init__(self) -> None:
-        self.size = self.newlines = self.longest = self.line_start = self.last_byte = 0
+    def __init__(self, start: int = 0) -> None:
+        """`start`: the offset in the file of the first chunk (0, or just after a line break)."""
+        self.size = self.line_start = start
+        self.newlines = self.longest = 0
+        self.last_byte = 10 if start else 0
         self.returns = 0  # "\r"s in the chunks before the first "\n"
         self.blanks: list[np.ndarray] = []
+
+    def then(self, later: LineShape) -> LineShape:
+        """These lines followed by `later`'s, which start where these stop (after a line break,
+        so this part's "\r"s before its first "\n" are the file's)."""
+        joined = LineShape()
+        joined.size, joined.line_start, joined.last_byte = (
+            later.size,
+            later.line_start,
+            later.last_byte,
+        )
+        joined.newlines = self.newlines + later.newlines
+        joined.longest = max(self.longest, later.longest)
+        joined.returns = self.returns
+        joined.blanks = self.blanks + [self.newlines + b for b in later.blanks]
+        return joined
 
     def add(self, chunk: bytes) -> None:
         """The next chunk of the file."""
