@@ -8,8 +8,10 @@ and every time becomes UTC (naive local times are read in the contract's time zo
 
 The query is on the ingest's hot path, so each expression takes the cheap road for the common
 value and falls back only where it must: a batch's field whose every value is plain ASCII skips
-normalising altogether (`plain_fields`), other plain values skip the full-width work, the
-units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's time zone conversion (see `local_to_utc`).
+normalising altogether (`plain_fields`), a column whose every value is seen to match its
+fixed-width pattern skips the regular expression (`matching`), other plain values skip the
+full-width work, the units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's time zone conversion (see
+`local_to_utc`).
 """
 
 from __future__ import annotations
@@ -346,7 +348,7 @@ class Validator:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self.queries: dict[tuple, str] = {}
+        self.queries: dict[tuple, tuple[str, dict[str, int]]] = {}  # SQL, unchanged columns
         self.db = duckdb.connect()
         self.db.execute("SET threads = 2")
         self.db.execute("SET enable_progress_bar = false")
