@@ -15,7 +15,7 @@ from assets.ingest import validate
 from assets.ingest.arrow_text import fixed_pattern, is_plain
 from assets.ingest.validate import Validator, plain_fields
 from assets.registry import CONTRACTS_DIR
-from tests.ingest_support import contract
+from tests.ingest_support import column, contract, edited_contract
 
 FIELDS = ["meter_id", "flat_id", "read_at", "reading", "reset_flag", "quality_code"]
 PLAIN_ROW = ["GM00000001", "F00000001", "2026-11-16 06:00:00", "12.5", "false", "measured"]
@@ -134,6 +134,9 @@ def contract_patterns() -> set[str]:
     ("pattern", "width"),
     [
         (r"^GM\d{8}$", 10),
+        (r"^a{0}b{1000}$", 1000),
+        (r"^GM\d{08}$", None),  # RE2 reads `{08}` as text
+        (r"^a{1001}$", None),  # RE2 refuses counts over 1000
         (r"^\d{17}[\dX]$", 18),
         (r"^ST\d{2}$", 4),
         (r"^110\d{14}$", 17),
@@ -222,3 +225,15 @@ def test_a_batch_whose_ids_all_match_skips_their_pattern_checks(monkeypatch) -> 
         None,
         'meter_id: "GM0000000X" does not match ^GM\\d{8}$',
     ]
+
+
+def test_a_pattern_is_judged_as_duckdb_runs_it(tmp_path) -> None:
+    """Found in review: the contract's `\\u0041` is `\\x{0041}` in the query (`re2`); judged
+    as spelt, the pattern was taken for a fixed one that DuckDB does not run."""
+
+    def escaped(doc: dict) -> None:
+        column(doc, "meter_id")["logicalTypeOptions"]["pattern"] = r"^GM\\u0041$"
+
+    validator = Validator(edited_contract(tmp_path, "meter_readings_gas", escaped))
+    assert "meter_id" not in validator.fixed_patterns
+    assert "flat_id" in validator.fixed_patterns

@@ -9,7 +9,8 @@ Most identifiers' patterns are a fixed run of literal characters and character c
 one set. For plain ASCII text that is a few numpy comparisons over the batch's Arrow buffers,
 where DuckDB's regular expression costs about 60 ns a value. A batch whose every value matches
 skips the pattern's check in its validation query; any other batch keeps the check, so the
-reasons given are the same.
+reasons given are the same. The byte check must agree with RE2 wherever it answers: a pattern
+with anything it does not know is not a FixedPattern, and keeps its regular expression.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import pyarrow as pa
 DIGITS = frozenset(string.digits.encode())
 LITERALS = frozenset((string.ascii_letters + string.digits + "_-:/ ,;=@#%&'\"<>~`!").encode())
 ESCAPED = frozenset(b"\\.^$|?*+()[]{}-/")  # a metacharacter made literal by a backslash
-REPEAT = re.compile(r"\{(\d+)\}")
+# RE2 reads `{8}` as a count, but `{08}` as text, and refuses counts over 1000.
+REPEAT = re.compile(r"\{(0|[1-9]\d{0,2}|1000)\}")
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,10 @@ def text_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 def fixed_pattern(pattern: str) -> FixedPattern | None:
-    """The pattern as a FixedPattern, or None where it is not one: unanchored, of several
-    widths (`{1,2}`, `?`, `*`, `|`) or with anything but ASCII literals, `\\d` and classes of
-    them (`[A-Z0-9]`)."""
+    """The pattern (in RE2's syntax, as DuckDB runs it) as a FixedPattern, or None where it is
+    not one: unanchored, of several widths (`{1,2}`, `?`, `*`, `|`) or with anything but ASCII
+    literals, `\\d` and classes of them (`[A-Z0-9]`). A construct it does not know makes it
+    None: that pattern is always left to the regular expression."""
     if not (pattern.startswith("^") and pattern.endswith("$")) or pattern.endswith("\\$"):
         return None
     body, sets = pattern[1:-1], []

@@ -352,7 +352,9 @@ class Validator:
         self.db = duckdb.connect()
         self.db.execute("SET threads = 2")
         self.db.execute("SET enable_progress_bar = false")
-        self.db.execute("SET memory_limit = '512MB'")  # per batch; keeps the buffer pool small
+        # For both connections below (a batch's validation, another's quarantine texts): keeps
+        # the buffer pool small.
+        self.db.execute("SET memory_limit = '512MB'")
         # Quarantined rows' texts are built while the next batch is validated: a connection of
         # their own (one connection runs one query at a time).
         self.texts_db = self.db.cursor()
@@ -431,7 +433,8 @@ class Validator:
         found = {}
         for col in self.contract.columns:
             pattern = col.logicalTypeOptions.pattern
-            if col.physicalType == "VARCHAR" and pattern and (fixed := fixed_pattern(pattern)):
+            # The pattern as DuckDB runs it (`re2`), not as the contract spells it.
+            if col.physicalType == "VARCHAR" and pattern and (fixed := fixed_pattern(re2(pattern))):
                 found[col.name] = fixed
         return found
 
