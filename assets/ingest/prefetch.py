@@ -32,8 +32,9 @@ def prefetched(source: Iterator[T], depth: int = 2) -> Iterator[T]:
         return False
 
     def produce() -> None:
-        # On leaving, the thread drops `source`; CPython frees it at once, closing a generator
-        # source, and with it any stages that source runs itself (their `closing` blocks).
+        # Once this thread has ended and the consumer has closed `prefetched`, nothing holds
+        # `source`: CPython frees it at once, which closes a generator source, and with it any
+        # stages it runs itself (their `closing` blocks).
         try:
             for item in source:
                 if not offer(item):
