@@ -33,6 +33,10 @@ PLAIN_ROW = ["GM00000001", "F00000001", "2026-11-16 06:00:00", "12.5", "false", 
         (["a", "ｂ"], False),
         (["a", "b\u200b"], False),
         (["a", "é"], False),
+        (["a", "b\t"], False),
+        (["\na", "b"], False),
+        (["a\r", "b"], False),
+        (["a\tb", "c d"], True),
     ],
 )
 def test_a_chunk_is_plain_only_when_no_value_would_change(values, plain) -> None:
@@ -103,7 +107,7 @@ def test_the_shortcut_is_taken_for_a_plain_batch() -> None:
 def test_is_plain_agrees_with_the_rule_on_random_slices() -> None:
     """Random values from a small alphabet of the characters that matter, sliced anywhere."""
     pick = random.Random(7)
-    alphabet = ["a", "1", " ", "é", "１", "\u200b", "\t", "-"]
+    alphabet = ["a", "1", " ", "é", "１", "\u200b", "\t", "\n", "-"]
     for _ in range(300):
         values = [
             None if pick.random() < 0.1 else "".join(pick.choices(alphabet, k=pick.randint(0, 3)))
@@ -113,7 +117,7 @@ def test_is_plain_agrees_with_the_rule_on_random_slices() -> None:
         length = pick.randint(0, len(values) - start)
         chunk = pa.array(values, pick.choice([pa.string(), pa.large_string()])).slice(start, length)
         expected = all(
-            v is None or (v.isascii() and v != "" and v[0] != " " and v[-1] != " ")
+            v is None or (v.isascii() and v != "" and v[0] > " " and v[-1] > " ")
             for v in values[start : start + length]
         )
         assert is_plain(chunk) is expected, values[start : start + length]
@@ -237,3 +241,36 @@ def test_a_pattern_is_judged_as_duckdb_runs_it(tmp_path) -> None:
     validator = Validator(edited_contract(tmp_path, "meter_readings_gas", escaped))
     assert "meter_id" not in validator.fixed_patterns
     assert "flat_id" in validator.fixed_patterns
+
+
+@pytest.mark.parametrize(
+    ("delivered", "kept"),
+    [
+        ("\tGM00000001 \r\n", "GM00000001"),  # an export's tab and line break
+        ("\u3000\t浦东\t\u3000", "浦东"),  # full-width space and tab, in turn
+        ("ＧＭ１\t", "GM1"),
+        (" a\tb ", "a\tb"),  # inside a value, kept
+        ("\xa0x\u2003", "x"),
+        ("\t\r\n", None),  # blanks alone are missing
+        ("\x01x", "\x01x"),  # other control characters are the unit's to explain
+    ],
+)
+def test_blanks_of_every_kind_are_trimmed(delivered, kept) -> None:
+    assert validate.normalised_text(delivered) == kept
+
+
+def test_tabs_and_line_breaks_at_the_ends_of_values_are_trimmed_on_both_roads(monkeypatch) -> None:
+    """A batch whose codes end in a tab is not plain: the query trims them, and the row is
+    valid; without the shortcut, the same."""
+    validator = Validator(contract("meter_readings_gas"))
+    row = [*PLAIN_ROW[:5], "measured\r"]
+    row[0] = "GM00000001\t"
+    source = pa.table({f: [v] for f, v in zip(FIELDS, row, strict=True)})
+    lines = pa.array([2], pa.int64())
+    assert plain_fields(source) == {1, 2, 3, 4}
+    checked = validator.run(source, lines)
+    assert checked.column("_reason").to_pylist() == [None]
+    assert checked.column("meter_id").to_pylist() == ["GM00000001"]
+    assert checked.column("quality_code").to_pylist() == ["measured"]
+    monkeypatch.setattr(validate, "plain_fields", lambda table: frozenset())
+    assert validator.run(source, lines).equals(checked)

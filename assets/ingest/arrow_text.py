@@ -1,8 +1,8 @@
 """What a text column's Arrow buffers tell without a query: whether its values are plain, and
 whether they all match a contract pattern of one fixed width.
 
-Plain text (`is_plain`) is ASCII, not empty, with no space at either end: what the validation
-query's normalising would leave as it is.
+Plain text (`is_plain`) is ASCII, not empty, with no blank or control character at either end:
+what the validation query's normalising would leave as it is.
 
 Most identifiers' patterns are a fixed run of literal characters and character classes
 (`^GM\\d{8}$`, `^\\d{17}[\\dX]$`): every match has one length and, at each position, a byte from
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+BLANK_OR_CONTROL = ord(" ")  # this byte and those below it: a space, tab, line break, ...
 DIGITS = frozenset(string.digits.encode())
 LITERALS = frozenset((string.ascii_letters + string.digits + "_-:/ ,;=@#%&'\"<>~`!").encode())
 ESCAPED = frozenset(b"\\.^$|?*+()[]{}-/")  # a metacharacter made literal by a backslash
@@ -56,23 +57,25 @@ class FixedPattern:
 
 
 def is_plain(chunk: pa.Array) -> bool:
-    """Whether every value of a string chunk is ASCII, not empty and without a space at either
-    end (NULLs aside)."""
+    """Whether every value of a string chunk is ASCII, not empty and without a blank (a space,
+    tab or line break) or another control character at either end (NULLs aside)."""
     if len(chunk) == chunk.null_count:
         return True
     offsets, starts, ends, data = text_bytes(chunk)
     if (ends <= starts).any():  # an empty value
         return False
-    text, space = data[offsets[0] : offsets[-1]], ord(" ")
+    text = data[offsets[0] : offsets[-1]]
     if text.max() >= 0x80:
         return False
-    if not (text == space).any():
+    if not (text <= BLANK_OR_CONTROL).any():
         return True
     # Where every value has one length (codes, times), the first and last bytes are columns
     # of a view: no gathering them one by one.
     if (rows := fixed_width_rows(chunk, int(ends[0] - starts[0]))) is not None:
-        return not ((rows[:, 0] == space).any() or (rows[:, -1] == space).any())
-    return not ((data[starts] == space).any() or (data[ends - 1] == space).any())
+        first, last = rows[:, 0], rows[:, -1]
+    else:
+        first, last = data[starts], data[ends - 1]
+    return not ((first <= BLANK_OR_CONTROL).any() or (last <= BLANK_OR_CONTROL).any())
 
 
 def text_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

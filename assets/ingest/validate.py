@@ -2,9 +2,10 @@
 
 Each contract column becomes a typed value and a list of checks, each check an SQL expression that
 is NULL when the row passes and a message naming the column, the value and the rule when it fails.
-Normalisation: surrounding blanks trimmed, empty text is missing, full-width digits and letters
-become ASCII, invisible marks (zero-width spaces, direction marks) are dropped,
-and every time becomes UTC (naive local times are read in the contract's time zone).
+Normalisation: surrounding blanks (spaces of any kind, tabs, line breaks) trimmed, empty text is
+missing, full-width digits and letters become ASCII, invisible marks (zero-width spaces,
+direction marks) are dropped, and every time becomes UTC (naive local times are read in the
+contract's time zone).
 
 The query is on the ingest's hot path, so each expression takes the cheap road for the common
 value and falls back only where it must: a batch's field whose every value is plain ASCII skips
@@ -56,6 +57,8 @@ MAX_OFFSET_HOURS = 14  # the farthest any zone is from UTC (Kiribati's Line Isla
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
 EMPTY = "''"  # SQL's empty text
+BLANK = r"[\s\p{Zs}]"  # RE2: a tab, line break, form feed or space of any kind (Unicode's Zs)
+ASCII_BLANKS = "' ' || chr(9) || chr(10) || chr(12) || chr(13)"  # the ASCII ones, as SQL
 EARLIEST_EVENT = "2000-01-01"
 # Times and dates outside years 1-9999 are refused: Python, pandas and Delta's readers cannot hold
 # them, and DuckDB's `infinity` (which it parses) is one.
@@ -316,21 +319,26 @@ def reason_sql(checks: list[Check]) -> str:
 
 
 def normalised(source: Source) -> str:
-    """Text trimmed, empty as missing, full-width digits and letters as ASCII, without the
-    invisible marks of INVISIBLE (which make `S1` and `S1` with a zero-width space two keys that
-    look alike); typed sources as they are. Most values are ASCII with no blank at either end:
-    those skip all but the check for blanks; other values are translated only when they hold a
-    character to change (`translate` costs in step with its list of characters)."""
+    """Text trimmed of blanks (spaces of any kind, tabs, line breaks), empty as missing,
+    full-width digits and letters as ASCII, without the invisible marks of INVISIBLE (which make
+    `S1` and `S1` with a zero-width space two keys that look alike); typed sources as they are.
+    Most values are ASCII with no blank at either end: those skip all but the check for blanks;
+    other values are translated only when they hold a character to change (`translate` costs
+    in step with its list of characters)."""
     if not source.is_text or source.is_plain:
         return source.expr
     text = source.expr
     full_width = f"\\x{{{ord(min(FULLWIDTH)):X}}}-\\x{{{ord(max(FULLWIDTH)):X}}}"
     translated = f"translate({text}, '{FULLWIDTH}', '{ASCII}')"
+    cleaned = f"regexp_replace({translated}, '[{INVISIBLE}]', '', 'g')"
     return (
         f"CASE WHEN strlen({text}) <> length({text}) "  # multi-byte: full width, marks possible
-        f"THEN nullif(trim(CASE WHEN regexp_matches({text}, '[{full_width}{INVISIBLE}]') "
-        f"THEN regexp_replace({translated}, '[{INVISIBLE}]', '', 'g') ELSE {text} END), '') "
-        f"WHEN prefix({text}, ' ') OR suffix({text}, ' ') THEN nullif(trim({text}), '') "
+        f"THEN nullif(CASE WHEN regexp_matches({text}, "
+        f"'[{full_width}{INVISIBLE}]|^{BLANK}|{BLANK}$') "
+        f"THEN regexp_replace({cleaned}, '^{BLANK}+|{BLANK}+$', '', 'g') ELSE {text} END, '') "
+        # ASCII: a blank (or another control character, left as it is) at either end
+        f"WHEN ascii({text}) <= 32 OR ascii(right({text}, 1)) <= 32 "
+        f"THEN nullif(trim({text}, {ASCII_BLANKS}), '') "
         f"ELSE nullif({text}, '') END"
     )
 
