@@ -57,8 +57,9 @@ class FixedPattern:
 
 
 def is_plain(chunk: pa.Array) -> bool:
-    """Whether every value of a string chunk is ASCII, not empty and without a blank (a space,
-    tab or line break) or another control character at either end (NULLs aside)."""
+    """Whether every value of a string chunk is ASCII, not empty and without a byte of 0x20
+    or below (a space, tab, line break or other control character) at either end (NULLs
+    aside)."""
     if len(chunk) == chunk.null_count:
         return True
     offsets, starts, ends, data = text_bytes(chunk)

@@ -58,7 +58,8 @@ DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
 EMPTY = "''"  # SQL's empty text
 BLANK = r"[\s\p{Zs}]"  # RE2: a tab, line break, form feed or space of any kind (Unicode's Zs)
-ASCII_BLANKS = "' ' || chr(9) || chr(10) || chr(12) || chr(13)"  # the ASCII ones, as SQL
+ASCII_BLANK_CODES = (32, 9, 10, 12, 13)  # the same among ASCII: space, tab, LF, FF, CR
+ASCII_BLANKS = " || ".join(f"chr({code})" for code in ASCII_BLANK_CODES)  # as SQL text
 EARLIEST_EVENT = "2000-01-01"
 # Times and dates outside years 1-9999 are refused: Python, pandas and Delta's readers cannot hold
 # them, and DuckDB's `infinity` (which it parses) is one.
@@ -330,17 +331,31 @@ def normalised(source: Source) -> str:
     text = source.expr
     full_width = f"\\x{{{ord(min(FULLWIDTH)):X}}}-\\x{{{ord(max(FULLWIDTH)):X}}}"
     translated = f"translate({text}, '{FULLWIDTH}', '{ASCII}')"
+    to_change = f"[{full_width}{INVISIBLE}]"
     cleaned = f"regexp_replace({translated}, '[{INVISIBLE}]', '', 'g')"
     return (
         f"CASE WHEN strlen({text}) <> length({text}) "  # multi-byte: full width, marks possible
-        f"THEN nullif(CASE WHEN regexp_matches({text}, "
-        f"'[{full_width}{INVISIBLE}]|^{BLANK}|{BLANK}$') "
-        f"THEN regexp_replace({cleaned}, '^{BLANK}+|{BLANK}+$', '', 'g') ELSE {text} END, '') "
-        # ASCII: a blank (or another control character, left as it is) at either end
-        f"WHEN ascii({text}) <= 32 OR ascii(right({text}, 1)) <= 32 "
-        f"THEN nullif(trim({text}, {ASCII_BLANKS}), '') "
+        # One regular expression finds the few values to change; only those are looked at again.
+        f"THEN nullif(CASE WHEN regexp_matches({text}, '{to_change}|^{BLANK}|{BLANK}$') "
+        f"THEN CASE WHEN regexp_matches({text}, '{to_change}') THEN {trimmed(cleaned)} "
+        f"ELSE {trimmed(text)} END ELSE {text} END, '') "
+        f"WHEN {ascii_edge(text)} THEN nullif(trim({text}, {ASCII_BLANKS}), '') "
         f"ELSE nullif({text}, '') END"
     )
+
+
+def ascii_edge(text: str) -> str:
+    """SQL: whether text starts with an ASCII blank or another control character (which
+    trimming leaves as it is), ends with an ASCII blank, or is empty. Bytes, not characters,
+    at the end: `right` would count a long text's characters."""
+    ends = " OR ".join(f"suffix({text}, chr({code}))" for code in ASCII_BLANK_CODES)
+    return f"(ascii({text}) <= 32 OR {ends})"
+
+
+def trimmed(text: str) -> str:
+    """SQL: text without the blanks at its ends (`BLANK`: also tabs and line breaks, which
+    DuckDB's `trim` keeps)."""
+    return f"regexp_replace({text}, '^{BLANK}+|{BLANK}+$', '', 'g')"
 
 
 @lru_cache(maxsize=4096)  # a query costs ~17 ms; folder names (operators) are few and repeat
