@@ -685,7 +685,8 @@ def test_a_file_scanned_in_halves_is_found_as_in_one_pass(tmp_path, monkeypatch)
         monkeypatch.setattr(scan, "PARALLEL_SCAN", 1 << 40)
         whole = scan.scan_file(path, known_hash="h")
         monkeypatch.setattr(scan, "PARALLEL_SCAN", 0)
-        halved += scan.line_after(path, path.stat().st_size // 2) is not None
+        size = path.stat().st_size
+        halved += scan.line_after(path, size // 2, size) is not None
         halves = scan.scan_file(path, known_hash="h")
         assert halves == whole, start + body
         assert halves.blank_lines.tolist() == whole.blank_lines.tolist(), start + body

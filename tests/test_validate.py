@@ -4,17 +4,15 @@ values and reasons as the full query, for every kind of text they skip work for.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
-import yaml
 
 from assets.ingest import validate
 from assets.ingest.arrow_text import fixed_pattern, is_plain
 from assets.ingest.validate import Validator, plain_fields
-from assets.registry import CONTRACTS_DIR
+from assets.registry import load_contracts
 from tests.ingest_support import column, contract, edited_contract
 
 FIELDS = ["meter_id", "flat_id", "read_at", "reading", "reset_flag", "quality_code"]
@@ -125,13 +123,12 @@ def test_is_plain_agrees_with_the_rule_on_random_slices() -> None:
 
 def contract_patterns() -> set[str]:
     """Every pattern the contracts give a column."""
-    found = set()
-    for path in Path(CONTRACTS_DIR, "systems").glob("*.yaml"):
-        for table in yaml.safe_load(path.read_text(encoding="utf-8"))["schema"]:
-            for prop in table["properties"]:
-                if pattern := (prop.get("logicalTypeOptions") or {}).get("pattern"):
-                    found.add(pattern)
-    return found
+    return {
+        pattern
+        for loaded in load_contracts()
+        for col in loaded.columns
+        if (pattern := col.logicalTypeOptions.pattern)
+    }
 
 
 @pytest.mark.parametrize(

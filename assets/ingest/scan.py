@@ -73,7 +73,7 @@ def scan_file(
     UTF-16 byte order mark makes it UTF-16 (then the line counts here do not hold).
     """
     size = path.stat().st_size
-    middle = line_after(path, size // 2) if known_hash and size >= PARALLEL_SCAN else None
+    middle = line_after(path, size // 2, size) if known_hash and size >= PARALLEL_SCAN else None
     if middle is None:
         whole = scan_bytes(path, 0, size, None if known_hash else new_digest(), quote)
     else:  # split after a line break: no line, and no UTF-8 sequence, spans the halves
@@ -104,12 +104,13 @@ def scan_file(
     )
 
 
-def line_after(path: Path, offset: int) -> int | None:
-    """Where the first line starting after `offset` starts; None if none does within a chunk."""
+def line_after(path: Path, offset: int, size: int) -> int | None:
+    """Where the first line starting after `offset` of a file of `size` bytes starts; None if
+    none does within a chunk."""
     with open(path, "rb") as handle:
         handle.seek(offset)
         at = handle.read(CHUNK).find(b"\n")
-    return offset + at + 1 if at >= 0 and offset + at + 1 < path.stat().st_size else None
+    return offset + at + 1 if at >= 0 and offset + at + 1 < size else None
 
 
 @dataclass
