@@ -17,10 +17,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from blake3 import blake3
 from deltalake import DeltaTable
 
 from assets.ingest import ingest as ingest_module
-from assets.ingest import readers
+from assets.ingest import readers, scan
 from assets.ingest.ingest import SystemIngest, ingest_landing, latest_per_key, ledger_states
 from assets.ingest.scan import scan_file
 from assets.lake import LakeResource
@@ -62,6 +63,33 @@ def test_a_redelivered_file_is_ingested_once(lake) -> None:
     assert [r.status for r in ingest(lake, gas)] == ["duplicate"]
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 50
     assert table(lake, "ledger", "files").num_rows == 3
+
+
+def test_a_run_of_only_redeliveries_makes_no_validator(lake, monkeypatch) -> None:
+    """A re-delivery costs its hash and the ledger: no DuckDB connection is opened for it."""
+    gas = contract("meter_readings_gas")
+    deliver(lake, GAS.format("20261116"), gas_file(0, 50))
+    assert [r.status for r in ingest(lake, gas)] == ["loaded"]
+
+    def no_validator(contract):
+        raise AssertionError("a validator was made for a re-delivery")
+
+    monkeypatch.setattr(ingest_module, "Validator", no_validator)
+    deliver(lake, GAS.format("20261116_resent"), gas_file(0, 50))
+    assert [r.status for r in ingest(lake, gas)] == ["duplicate"]
+
+
+def test_the_content_hash_covers_every_byte_whatever_the_chunks(tmp_path, monkeypatch) -> None:
+    """Read ahead in reused buffers: every chunk is hashed before its buffer is filled again."""
+    monkeypatch.setattr(scan, "CHUNK", 7)
+    pick, path = random.Random(3), tmp_path / "data.csv"
+    for size in [0, 1, 6, 7, 8, 13, 14, 15, 100, 1001]:
+        data = pick.randbytes(size)
+        path.write_bytes(data)
+        assert scan.content_hash(path) == (blake3(data).hexdigest(), size), size
+        key = blake3(json.dumps([["operator", "a"]]).encode()).digest()
+        keyed = blake3(data, key=key).hexdigest()
+        assert scan.content_hash(path, {"operator": "a"}) == (keyed, size), size
 
 
 def test_a_corrected_file_resent_under_its_name_is_read_again(lake) -> None:

@@ -7,6 +7,7 @@ balance (read = loaded + quarantined). A file that cannot be read is quarantined
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -88,11 +89,28 @@ class SystemIngest:
         self.contract = contract
         self.lake = lake
         self.run_id = run_id
-        self.validator = Validator(contract)
+        self._validator: Validator | None = None
+        self._making_validator = threading.Lock()
         self.bronze = lake.table("bronze", contract.id)
         self.history = lake.table("bronze", f"{contract.id}_history")
         self.quarantine = lake.table("quarantine", contract.id)
         self.ledger = lake.table("ledger", "files")
+
+    @property
+    def validator(self) -> Validator:
+        """The contract's validator, made when a file is first read: a run that finds only
+        re-deliveries does not pay for its DuckDB connections. (Locked: the stages' threads
+        may be the first to ask.)"""
+        with self._making_validator:
+            if self._validator is None:
+                self._validator = Validator(self.contract)
+            return self._validator
+
+    def close(self) -> None:
+        """Release the validator's connections, if it was made."""
+        if self._validator is not None:
+            self._validator.close()
+            self._validator = None
 
     def ingest(self, files: list[tuple[Path, str]], known: dict[str, str]) -> list[FileResult]:
         """A group of files, exactly once, in one commit per table. `known` maps content hashes
@@ -706,7 +724,7 @@ def ingest_landing(
                 results.append(result)
                 if progress:
                     progress(len(results), len(files), result)
-    job.validator.close()
+    job.close()
     if failed:
         raise FilesFailed(results, failed)
     return results
