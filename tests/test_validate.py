@@ -90,6 +90,22 @@ def test_the_shortcut_gives_what_normalising_gives(monkeypatch) -> None:
     assert with_shortcut.column("_reason").null_count == 1  # only the first row is valid
 
 
+def test_each_batch_is_validated_from_its_own_rows_by_the_query_made_once() -> None:
+    """Batches of one variant share one bound query; each run reads the batch given to it."""
+    validator = Validator(contract("meter_readings_gas"))
+    readings = [["12.5", "13.5"], ["7.25", "-1"], ["1e3", "n/a"]]
+    for n, (first, second) in enumerate(readings):
+        row = dict(zip(FIELDS, PLAIN_ROW, strict=True))
+        source = pa.table({f: [v, v] for f, v in row.items()}).set_column(
+            3, "reading", pa.array([first, second])
+        )
+        checked = validator.run(source, pa.array([2 + n, 3 + n], pa.int64()))
+        assert checked.column("_line").to_pylist() == [2 + n, 3 + n]
+        assert checked.column("reading").to_pylist()[:1] == [float(first)]
+    assert checked.column("_reason").to_pylist()[1] is not None  # "n/a": not a number
+    assert len(validator.relations) == len(validator.queries) == 1
+
+
 def test_the_shortcut_is_taken_for_a_plain_batch() -> None:
     validator = Validator(contract("meter_readings_gas"))
     source = pa.table({f: [v] for f, v in zip(FIELDS, PLAIN_ROW, strict=True)})
