@@ -385,6 +385,20 @@ def test_a_header_naming_a_column_twice_quarantines_the_file_naming_it(lake) -> 
     assert table(lake, "bronze", "meter_readings_gas").num_rows == 0
 
 
+def test_a_second_spelling_holding_only_blanks_fills_nothing(lake) -> None:
+    """Blanks alone normalise to nothing: a row whose other spelling of a field holds only
+    blanks (spaces, a tab, a full-width space) takes the value it has, in either field."""
+    header = GAS_HEADER.strip() + ",METER_ID \n"
+    filled_first = gas_row(1).strip() + ", \t\u3000\n"
+    filled_second = " " + gas_row(2).strip()[len("GM00000002") :] + ",GM00000002\n"
+    deliver(lake, GAS, header + filled_first + filled_second)
+    result = only_file(ingest(lake, contract("meter_readings_gas")))
+    assert (result.status, result.rows_loaded, result.reason) == ("loaded", 2, None)
+    rows = table(lake, "bronze", "meter_readings_gas").sort_by("_source_line")
+    assert rows.column("meter_id").to_pylist() == ["GM00000001", "GM00000002"]
+    assert rows.column("flat_id").to_pylist() == ["F00000001", "F00000002"]
+
+
 def test_delivered_fields_named_like_ours_keep_their_values_under_their_own_names(lake) -> None:
     """A unit's `_id`, `_line` or `event_date`, a field cleaned into a contract column's name
     and an unnamed trailing field: each kept as text, none taking the place of ours."""

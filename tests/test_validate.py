@@ -287,3 +287,20 @@ def test_tabs_and_line_breaks_at_the_ends_of_values_are_trimmed_on_both_roads(mo
     assert checked.column("quality_code").to_pylist() == ["measured"]
     monkeypatch.setattr(validate, "plain_fields", lambda table: frozenset())
     assert validator.run(source, lines).equals(checked)
+
+
+def test_a_field_holds_a_value_exactly_when_normalising_leaves_one() -> None:
+    """`holds_value` (which of two spellings fills a column) and `first_value` agree with the
+    normalising expression: blanks of every kind and invisible marks alone are no value."""
+    pieces = [" ", "\t", "\n", "\u3000", "\xa0", "\u200b", "\ufeff", "\v", "\u0085", "a", "１"]
+    pick = random.Random(11)
+    values = ["", *("".join(pick.choices(pieces, k=pick.randint(1, 4))) for _ in range(200))]
+    held = validate.holds_value(pa.chunked_array([pa.array(values)]))
+    with duckdb.connect() as db:
+        firsts = [
+            db.execute(f"SELECT {validate.first_value(['$1', '$2'])}", [v, "other"]).fetchone()[0]
+            for v in values
+        ]
+    for value, holds, first in zip(values, held, firsts, strict=True):
+        assert holds == (validate.normalised_text(value) is not None), repr(value)
+        assert first == (value if holds else "other"), repr(value)

@@ -58,6 +58,8 @@ DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
 EMPTY = "''"  # SQL's empty text
 BLANK = r"[\s\p{Zs}]"  # RE2: a tab, line break, form feed or space of any kind (Unicode's Zs)
+# Empty, or blanks and invisible marks alone: text that normalises to nothing (RE2).
+ONLY_BLANKS = rf"^[\s\p{{Zs}}{INVISIBLE}]*$"
 ASCII_BLANK_CODES = (32, 9, 10, 12, 13)  # the same among ASCII: space, tab, LF, FF, CR
 ASCII_BLANKS = " || ".join(f"chr({code})" for code in ASCII_BLANK_CODES)  # as SQL text
 EARLIEST_EVENT = "2000-01-01"
@@ -633,13 +635,15 @@ class Validator:
 
 
 def first_value(texts: list[str]) -> str:
-    """SQL: the first of several text fields holding a value (not NULL, not empty, as a CSV's
-    empty cell is: see `holds_value`); one field as it is; none as missing text."""
+    """SQL: the first of several text fields holding a value (not NULL, not empty as a CSV's
+    empty cell is, not blanks alone, which normalise to nothing: see `holds_value`); one field
+    as it is; none as missing text."""
     if not texts:
         return "CAST(NULL AS VARCHAR)"
     if len(texts) == 1:
         return texts[0]
-    return f"coalesce({', '.join(f'nullif({t}, {EMPTY})' for t in texts)})"
+    held = [f"CASE WHEN regexp_matches({t}, '{ONLY_BLANKS}') THEN NULL ELSE {t} END" for t in texts]
+    return f"coalesce({', '.join(held)})"
 
 
 def plain_fields(table: pa.Table) -> frozenset[int]:
@@ -676,10 +680,13 @@ def repeated_field(table: pa.Table, group: Callable[[str], str] | None = None) -
 
 
 def holds_value(column: pa.ChunkedArray) -> np.ndarray:
-    """Which rows hold a value: not null and, for text, not empty (a CSV's empty cell)."""
+    """Which rows hold a value: not null and, for text, neither empty (a CSV's empty cell) nor
+    blanks alone (which normalise to nothing). Arrow's regular expressions are RE2's, as
+    DuckDB's are: the same `ONLY_BLANKS` as `first_value`'s."""
     held = pc.is_valid(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        held = pc.and_kleene(held, pc.greater(pc.binary_length(column), 0))
+        blank = pc.match_substring_regex(column, ONLY_BLANKS)
+        held = pc.and_kleene(held, pc.invert(blank))
     return held.to_numpy(zero_copy_only=False).astype(bool)
 
 
