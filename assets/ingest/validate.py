@@ -56,10 +56,9 @@ LOCAL_FORMATS = [
 MAX_OFFSET_HOURS = 14  # the farthest any zone is from UTC (Kiribati's Line Islands)
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%d/%m/%Y"]
 DEFAULT_MAX_LENGTH = 65_536
-EMPTY = "''"  # SQL's empty text
 BLANK = r"[\s\p{Zs}]"  # RE2: a tab, line break, form feed or space of any kind (Unicode's Zs)
 # Empty, or blanks and invisible marks alone: text that normalises to nothing (RE2).
-ONLY_BLANKS = rf"^[\s\p{{Zs}}{INVISIBLE}]*$"
+ONLY_BLANKS = rf"^(?:{BLANK}|[{INVISIBLE}])*$"
 ASCII_BLANK_CODES = (32, 9, 10, 12, 13)  # the same among ASCII: space, tab, LF, FF, CR
 ASCII_BLANKS = " || ".join(f"chr({code})" for code in ASCII_BLANK_CODES)  # as SQL text
 EARLIEST_EVENT = "2000-01-01"
