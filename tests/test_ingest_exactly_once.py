@@ -689,3 +689,28 @@ def test_ledger_states_of_many_systems_come_from_one_read(lake) -> None:
     seen = {(result.path, result.size_bytes, result.modified_at)}
     assert states["meter_readings_gas"].paths == seen
     assert states["flats"].hashes == {} and states["flats"].paths == set()
+
+
+def test_the_validator_is_closed_when_an_ingest_is_interrupted(lake, monkeypatch) -> None:
+    """Found in review: an error escaping the run (here, from its progress callback) left the
+    validator's DuckDB connections open."""
+    made = []
+
+    class Counted(ingest_module.Validator):
+        def __init__(self, contract) -> None:
+            super().__init__(contract)
+            self.closed = False
+            made.append(self)
+
+        def close(self) -> None:
+            super().close()
+            self.closed = True
+
+    def interrupted(done: int, total: int, result) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest_module, "Validator", Counted)
+    deliver(lake, GAS.format("20261116"), gas_file(0, 5))
+    with pytest.raises(KeyboardInterrupt):
+        ingest_landing(contract("meter_readings_gas"), lake, progress=interrupted)
+    assert [v.closed for v in made] == [True]

@@ -304,3 +304,22 @@ def test_a_field_holds_a_value_exactly_when_normalising_leaves_one() -> None:
     for value, holds, first in zip(values, held, firsts, strict=True):
         assert holds == (validate.normalised_text(value) is not None), repr(value)
         assert first == (value if holds else "other"), repr(value)
+
+
+def test_extra_fields_keep_blank_values_as_delivered_in_either_spelling() -> None:
+    """Found in review: an extra field is kept as delivered, not normalised, so a value of
+    blanks alone is a value there, whether or not another spelling of the field is present."""
+    validator = Validator(contract("meter_readings_gas"))
+    base = {f: [v] * 3 for f, v in zip(FIELDS, PLAIN_ROW, strict=True)}
+    alone = pa.table({**base, "Remark": ["\u3000", " ", "x"]})
+    both = pa.table({**base, "Remark": ["\u3000", " ", "x"], "remark": pa.nulls(3, pa.string())})
+    lines = pa.array([2, 3, 4], pa.int64())
+    for table in (alone, both):
+        checked = validator.run(table, lines)
+        assert checked.column("remark").to_pylist() == ["\u3000", " ", "x"]
+    groups = validator.field_group, validator.as_delivered
+    assert validate.repeated_field(both, *groups) is None
+    clash = both.set_column(7, "remark", pa.array([None, "y", None]))
+    assert validate.repeated_field(clash, *groups) == (
+        "field 'Remark' appears twice (fields 7 and 8)"
+    )

@@ -258,7 +258,8 @@ class SystemIngest:
     def read(self, path: Path, scan: FileScan) -> Iterator[RawBatch]:
         """The file's batches; a file whose field names are ambiguous cannot be read."""
         for batch in read_batches(path, self.contract, scan):
-            if problem := repeated_field(batch.table, self.validator.field_group):
+            groups = self.validator.field_group, self.validator.as_delivered
+            if problem := repeated_field(batch.table, *groups):
                 raise UnreadableFile(problem)
             yield batch
 
@@ -711,7 +712,7 @@ def ingest_landing(
     each file whose ingest raised an error.
     """
     job = SystemIngest(contract, lake, run_id)
-    with system_lock(lake, contract.id):
+    with closing(job), system_lock(lake, contract.id):  # the validator's connections, always
         state = ledger_state(job.ledger, contract.id, lake.storage_options)
         known = state.hashes
         root = lake.landing_root
@@ -724,7 +725,6 @@ def ingest_landing(
                 results.append(result)
                 if progress:
                     progress(len(results), len(files), result)
-    job.close()
     if failed:
         raise FilesFailed(results, failed)
     return results

@@ -452,6 +452,11 @@ class Validator:
         key = field_key(name)
         return key if key in self.claimed else f"bronze column {safe_name(name)}"
 
+    def as_delivered(self, group: str) -> bool:
+        """Whether the text of a group of fields (`field_group`) is kept as delivered (extra
+        fields), not normalised (the contract's columns)."""
+        return group not in self.claimed
+
     @cached_property
     def fixed_patterns(self) -> dict[str, FixedPattern]:
         """The text columns whose pattern has one fixed width, and that pattern."""
@@ -558,7 +563,7 @@ class Validator:
             sources.setdefault(column, [])
             if name in present:
                 sources[column].append(f"CAST({field_alias(position[name])} AS VARCHAR)")
-        return {column: first_value(sql) for column, sql in sources.items()}
+        return {column: first_value(sql, blanks_fill=True) for column, sql in sources.items()}
 
     @property
     def dedupe_key(self) -> list[str]:
@@ -633,15 +638,16 @@ class Validator:
         self.db.close()
 
 
-def first_value(texts: list[str]) -> str:
+def first_value(texts: list[str], blanks_fill: bool = False) -> str:
     """SQL: the first of several text fields holding a value (not NULL, not empty as a CSV's
-    empty cell is, not blanks alone, which normalise to nothing: see `holds_value`); one field
-    as it is; none as missing text."""
+    empty cell is, and unless `blanks_fill`, not blanks alone, which normalising makes
+    missing: see `holds_value`); one field as it is; none as missing text."""
     if not texts:
         return "CAST(NULL AS VARCHAR)"
     if len(texts) == 1:
         return texts[0]
-    held = [f"CASE WHEN regexp_matches({t}, '{ONLY_BLANKS}') THEN NULL ELSE {t} END" for t in texts]
+    blank = "= ''" if blanks_fill else f"SIMILAR TO '{ONLY_BLANKS}'"
+    held = [f"CASE WHEN {t} {blank} THEN NULL ELSE {t} END" for t in texts]
     return f"coalesce({', '.join(held)})"
 
 
@@ -657,17 +663,25 @@ def plain_fields(table: pa.Table) -> frozenset[int]:
     )
 
 
-def repeated_field(table: pa.Table, group: Callable[[str], str] | None = None) -> str | None:
+def repeated_field(
+    table: pa.Table,
+    group: Callable[[str], str] | None = None,
+    as_delivered: Callable[[str], bool] | None = None,
+) -> str | None:
     """Why a batch's fields are ambiguous, or None: two fields of one group (by default one
     name, blanks and case aside; see `Validator.field_group`) that both hold a value in one row
-    leave unclear which is the column's. (Records of JSON lines whose keys differ only in case
-    never do: their values are taken together.)"""
+    leave unclear which is the column's. A cell of blanks alone holds one only in the groups
+    `as_delivered` names, whose text is kept as delivered, not normalised. (Records of JSON
+    lines whose keys differ only in case never do: their values are taken together.)"""
     group = group or field_key
     members: dict[str, list[int]] = {}
     for i, name in enumerate(table.column_names):
         members.setdefault(group(name), []).append(i)
     for key, fields in members.items():
-        held = {i: holds_value(table.column(i)) for i in fields} if len(fields) > 1 else {}
+        if len(fields) < 2:
+            continue
+        blanks_fill = bool(as_delivered and as_delivered(key))
+        held = {i: holds_value(table.column(i), blanks_fill) for i in fields}
         for a, b in combinations(held, 2):  # every pair: three spellings are three pairs
             if (held[a] & held[b]).any():
                 first, second = table.column_names[a], table.column_names[b]
@@ -678,14 +692,16 @@ def repeated_field(table: pa.Table, group: Callable[[str], str] | None = None) -
     return None
 
 
-def holds_value(column: pa.ChunkedArray) -> np.ndarray:
-    """Which rows hold a value: not null and, for text, neither empty (a CSV's empty cell) nor
-    blanks alone (which normalise to nothing). Arrow's regular expressions are RE2's, as
-    DuckDB's are: the same `ONLY_BLANKS` as `first_value`'s."""
+def holds_value(column: pa.ChunkedArray, blanks_fill: bool = False) -> np.ndarray:
+    """Which rows hold a value: not null and, for text, neither empty (a CSV's empty cell) nor,
+    unless `blanks_fill`, blanks alone (which normalising makes missing). Arrow's regular
+    expressions are RE2's, as DuckDB's are: the same patterns as `first_value`'s."""
     held = pc.is_valid(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        blank = pc.match_substring_regex(column, ONLY_BLANKS)
-        held = pc.and_kleene(held, pc.invert(blank))
+        if blanks_fill:
+            held = pc.and_kleene(held, pc.greater(pc.binary_length(column), 0))
+        else:
+            held = pc.and_kleene(held, pc.invert(pc.match_substring_regex(column, ONLY_BLANKS)))
     return held.to_numpy(zero_copy_only=False).astype(bool)
 
 
