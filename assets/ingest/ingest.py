@@ -257,8 +257,8 @@ class SystemIngest:
 
     def read(self, path: Path, scan: FileScan) -> Iterator[RawBatch]:
         """The file's batches; a file whose field names are ambiguous cannot be read."""
+        groups = self.validator.field_group, self.validator.as_delivered
         for batch in read_batches(path, self.contract, scan):
-            groups = self.validator.field_group, self.validator.as_delivered
             if problem := repeated_field(batch.table, *groups):
                 raise UnreadableFile(problem)
             yield batch
