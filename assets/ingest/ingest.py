@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.ingest.batches import RawBatch, UnreadableFile
-from assets.ingest.dedupe import SeenKeys
+from assets.ingest.dedupe import PENDING_KEYS, SeenKeys
 from assets.ingest.landing import (
     NameNotUtf8,
     delivery_hash,
@@ -234,14 +234,14 @@ class SystemIngest:
         tables, at = [], datetime.now(UTC)
         for (path, scan, result, raw), mine in zip(files, checked, strict=True):
             try:
-                with SeenKeys() as seen:  # a large enough file would spill: deleted on leaving
-                    good, rejected = self.settle(raw, mine, result, seen, True, at)
+                with SeenKeys() as seen, Spool() as held:  # one batch: nothing is held
+                    good, rejected = self.settle(raw, mine, result, seen, held, True, at)
+                    decided = list(self.release(seen, held, result, quarantined, at))
             except UnreadableFile as err:
                 quarantined.append(self.unreadable(path, scan, result, err))
                 continue
             quarantined.append(rejected)
-            if good is not None:
-                tables.append(good)
+            tables += [t for t in [good, *decided] if t is not None]
         if tables:
             schema = pa.unify_schemas([t.schema for t in tables])  # files may differ in extras
             self.write_good(conform_to(tables[0], schema), iter(tables[1:]), hashes)
@@ -337,15 +337,19 @@ class SystemIngest:
         with (
             closing(prefetched(self.checked(path, scan, constants, late))) as batches,
             SeenKeys(expected=scan.lines or scan.size // 8) as seen,  # Parquet: no lines
+            Spool() as held,
         ):
             for index, raw, checked in batches:
                 result.rows_read += raw.rows_read
                 if raw.table.num_rows == 0 and not raw.rejects:
                     continue
-                good, rejected = self.settle(raw, checked, result, seen, index == 0, at)
+                good, rejected = self.settle(raw, checked, result, seen, held, index == 0, at)
                 quarantined.append(rejected)
                 if good is not None:
                     yield good
+                if seen.pending >= PENDING_KEYS:
+                    yield from self.release(seen, held, result, quarantined, at)
+            yield from self.release(seen, held, result, quarantined, at)
 
     def checked(
         self, path: Path, scan: FileScan, constants: dict[str, str], late: list[str]
@@ -392,20 +396,56 @@ class SystemIngest:
         checked: pa.Table | None,
         result: FileResult,
         seen: SeenKeys,
+        held: Spool,
         first: bool,
         at: datetime,
     ) -> tuple[pa.Table | None, pa.Table]:
-        """A validated batch's fate: bronze rows (with lineage) and quarantine rows, counted."""
-        if first and checked is not None:
+        """A validated batch's fate: bronze rows (with lineage) and quarantine rows, counted.
+        Rows whose key may repeat an earlier batch's go to `held`, with their text, until
+        `release` decides them."""
+        if checked is None:
+            return None, self.rejected(raw, None, np.array([], dtype=np.int64), None, result, at)
+        if first:
             self.check_drift(raw, checked, result)
-        good, bad = split(checked, seen, self.keep_duplicates)
-        rejected = self.rejected(raw, checked, bad, result, at)
-        result.rows_quarantined += rejected.num_rows
-        if good is None or good.num_rows == 0:
+        load, doubtful = fates(checked, seen, self.keep_duplicates)
+        aside = np.flatnonzero(~load)  # invalid, repeating, or doubtful
+        texts = self.validator.record_texts(take_rows(raw.table, aside)) if len(aside) else None
+        rows = checked.drop_columns(["_reason", "_key_hash"])  # fewer columns to copy
+        if len(doubtful):
+            waits = np.isin(aside, doubtful)
+            texts, held_texts = texts.filter(pa.array(~waits)), texts.filter(pa.array(waits))
+            held.append(take_rows(rows, doubtful).append_column("_text", held_texts))
+            aside = aside[~waits]
+        rejected = self.rejected(raw, checked.column("_reason"), aside, texts, result, at)
+        if not load.any():
             return None, rejected
+        good = rows if load.all() else rows.filter(pa.array(load))
+        return self.loaded(good, result, at), rejected
+
+    def release(
+        self, seen: SeenKeys, held: Spool, result: FileResult, quarantined: Spool, at: datetime
+    ) -> Iterator[pa.Table]:
+        """The held rows decided (`SeenKeys.resolve`): bronze-ready tables of those first in the
+        file, the others to quarantine as duplicates."""
+        repeats, done = seen.resolve(), 0
+        for batch in held.batches():
+            rows = pa.Table.from_batches([batch])
+            again = pa.array(repeats[done : done + rows.num_rows])
+            done += rows.num_rows
+            dropped = rows.filter(again)
+            n = dropped.num_rows
+            texts, reasons = dropped.column("_text"), [DUPLICATE] * n
+            quarantined.append(quarantine_rows(result, dropped.column("_line"), texts, reasons, at))
+            result.rows_quarantined += n
+            if n < rows.num_rows:
+                yield self.loaded(rows.filter(pc.invert(again)).drop_columns(["_text"]), result, at)
+        held.discard()
+
+    def loaded(self, good: pa.Table, result: FileResult, at: datetime) -> pa.Table:
+        """Valid rows counted as loaded, their dates noted, with their lineage."""
         result.rows_loaded += good.num_rows
         result.event_dates.update(pc.unique(good.column("_event_date")).drop_null().to_pylist())
-        return self.with_lineage(good, result, at), rejected
+        return self.with_lineage(good, result, at)
 
     def check_unchanged(self, path: Path, result: FileResult) -> None:
         """Raise `FileChanged` if the file's content differs from what was hashed. Its size and
@@ -461,23 +501,25 @@ class SystemIngest:
     def rejected(
         self,
         raw: RawBatch,
-        checked: pa.Table | None,
+        reasons: pa.ChunkedArray | None,
         bad: np.ndarray,
+        texts: pa.ChunkedArray | None,
         result: FileResult,
         at: datetime,
     ) -> pa.Table:
-        """Quarantine rows: parse rejects with their text, invalid rows and duplicates as JSON
-        of their fields as delivered."""
+        """Quarantine rows, counted: parse rejects with their text, and the rows at `bad`
+        (invalid, or repeating a key) with `texts`, JSON of their fields as delivered."""
         parts = []
         if raw.rejects:
-            lines, texts = [r.line for r in raw.rejects], [r.raw for r in raw.rejects]
-            reasons = [r.reason for r in raw.rejects]
-            parts.append(quarantine_rows(result, lines, texts, reasons, at))
-        if checked is not None and len(bad):
-            reasons = pc.fill_null(take_rows(checked.select(["_reason"]), bad)[0], DUPLICATE)
-            texts = self.validator.record_texts(take_rows(raw.table, bad))
-            parts.append(quarantine_rows(result, raw.lines.take(pa.array(bad)), texts, reasons, at))
-        return pa.concat_tables(parts) if parts else QUARANTINE_SCHEMA.empty_table()
+            lines, rejects = [r.line for r in raw.rejects], [r.raw for r in raw.rejects]
+            why = [r.reason for r in raw.rejects]
+            parts.append(quarantine_rows(result, lines, rejects, why, at))
+        if len(bad):
+            why = pc.fill_null(reasons.take(pa.array(bad)), DUPLICATE)
+            parts.append(quarantine_rows(result, raw.lines.take(pa.array(bad)), texts, why, at))
+        rejected = pa.concat_tables(parts) if parts else QUARANTINE_SCHEMA.empty_table()
+        result.rows_quarantined += rejected.num_rows
+        return rejected
 
     def with_lineage(self, good: pa.Table, result: FileResult, at: datetime) -> pa.Table:
         """Valid rows with their lineage and local event date, helper columns dropped."""
@@ -545,8 +587,13 @@ def repeated(text: str, n: int) -> pa.Array:
 
 def constant(text: str, n: int) -> pa.DictionaryArray:
     """`n` copies of a text as a one-value dictionary: the Parquet writer encodes it without
-    hashing every row (bronze's lineage costs 20% less to write); Delta stores it as text."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), [text])
+    hashing every row (bronze's lineage costs 20% less to write); Delta stores it as text.
+    The indices, all zero, are a slice of one shared array and need no bounds check."""
+    zeros = ZEROS.slice(0, n) if n <= len(ZEROS) else pa.array(np.zeros(n, dtype=np.int32))
+    return pa.DictionaryArray.from_arrays(zeros, pa.array([text]), safe=False)
+
+
+ZEROS = pa.array(np.zeros(1 << 18, dtype=np.int32))
 
 
 def conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -565,21 +612,21 @@ def count(mask: pa.ChunkedArray) -> int:
     return pc.sum(mask).as_py() or 0
 
 
-def split(
-    checked: pa.Table | None, seen: SeenKeys, keep_duplicates: bool
-) -> tuple[pa.Table | None, np.ndarray]:
-    """Valid, first-seen rows (without `_reason` and `_key_hash`), and the indices of the rest
-    (invalid, or repeating a key)."""
-    if checked is None:
-        return None, np.array([], dtype=np.int64)
+def fates(
+    checked: pa.Table, seen: SeenKeys, keep_duplicates: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows load now (a mask: valid, and their key certainly first in the file), and
+    which wait for `SeenKeys.resolve` (ascending positions: valid, their key perhaps seen in an
+    earlier batch). The rest are invalid or repeat a key earlier in their batch."""
     valid = pc.is_null(checked.column("_reason")).to_numpy(zero_copy_only=False)
-    if not keep_duplicates:
-        hashes = checked.column("_key_hash").to_numpy(zero_copy_only=False).astype(np.uint64)
-        fresh = np.zeros(len(valid), dtype=bool)
-        fresh[valid] = seen.first_seen(hashes[valid])
-        valid = fresh
-    good = checked.drop_columns(["_reason", "_key_hash"])  # fewer columns to copy
-    return (good if valid.all() else good.filter(pa.array(valid))), np.flatnonzero(~valid)
+    if keep_duplicates:
+        return valid, np.array([], dtype=np.int64)
+    hashes = checked.column("_key_hash").to_numpy(zero_copy_only=False).astype(np.uint64)
+    where = np.flatnonzero(valid)
+    fresh, doubtful = seen.add(hashes[where])
+    load = np.zeros(len(valid), dtype=bool)
+    load[where[fresh]] = True
+    return load, where[doubtful]
 
 
 def take_rows(table: pa.Table, index: np.ndarray) -> pa.Table:

@@ -18,8 +18,9 @@ SPOOL_BYTES = 64 << 20
 class Spool:
     """Tables of one schema, appended in order and read back once, in the same order."""
 
-    def __init__(self, schema: pa.Schema, limit: int | None = None) -> None:
-        """`limit`: bytes held in memory before they go to disk (default SPOOL_BYTES)."""
+    def __init__(self, schema: pa.Schema | None = None, limit: int | None = None) -> None:
+        """`schema`: by default, the first table's; `limit`: bytes held in memory before they
+        go to disk (default SPOOL_BYTES)."""
         self.schema = schema
         self.limit = SPOOL_BYTES if limit is None else limit
         self.held: list[pa.Table] = []
@@ -39,6 +40,7 @@ class Spool:
         """Add rows (in the spool's schema)."""
         if table.num_rows == 0:
             return
+        self.schema = self.schema or table.schema
         self.held.append(table)
         self.held_bytes += table.nbytes
         self.rows += table.num_rows
