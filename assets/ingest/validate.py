@@ -10,13 +10,15 @@ contract's time zone).
 The query is on the ingest's hot path, so each expression takes the cheap road for the common
 value and falls back only where it must: a batch's field whose every value is plain ASCII skips
 normalising altogether (`plain_fields`), a column whose every value is seen to match its
-fixed-width pattern skips the regular expression (`matching`), other plain values skip the
-full-width work, the units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's time zone conversion (see
-`local_to_utc`).
+fixed-width pattern skips the regular expression (`matching`), a column whose every value is a
+local time written `YYYY-MM-DD hh:mm:ss` comes already parsed from its bytes (`parsed_times`),
+other plain values skip the full-width work, the units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's
+time zone conversion (see `local_to_utc`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 import unicodedata
@@ -33,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.ingest.arrow_text import FixedPattern, fixed_pattern, is_plain
+from assets.ingest.arrow_times import layout_times
 from assets.registry import Column, Contract
 from assets.registry.models import PARTITION
 
@@ -220,7 +223,20 @@ def numeric_only(parsed: str, text: str) -> str:
 
 
 Check = tuple[str, str]  # (SQL condition true when the row fails, SQL message)
-Shortcuts = tuple[frozenset[int], frozenset[str]]  # plain field positions, matching columns
+
+
+@dataclass(frozen=True)
+class Shortcuts:
+    """What a batch's validation query may skip (`Validator.shortcuts`)."""
+
+    plain: frozenset[int] = frozenset()  # positions of text fields that need no normalising
+    matched: frozenset[str] = frozenset()  # columns whose every value matches their pattern
+    times: dict[str, pa.Array] = dataclasses.field(default_factory=dict)  # parsed: naive UTC
+
+    @property
+    def variant(self) -> tuple:
+        """What makes the batch's query differ from another's (the times' names, not values)."""
+        return self.plain, self.matched, frozenset(self.times)
 
 
 def column_checks(
@@ -498,12 +514,14 @@ class Validator:
         plain: frozenset[int] = frozenset(),
         matched: frozenset[str] = frozenset(),
         left_out: Sequence[str] = (),
+        parsed: frozenset[str] = frozenset(),
     ) -> str:
         """The validating SELECT for batches of this schema; extra fields named in `also` and
         absent from the batch come out as missing text (a file's fields are the same in every
         batch); text fields at the positions in `plain` are taken as they are; the columns
         named in `matched` match their pattern in every row (see `matching`); the columns
-        named in `left_out` are checked but not returned.
+        named in `left_out` are checked but not returned; the columns named in `parsed` come
+        as times already (`parsed_times`), in the batch's field `__t<i>`.
 
         Three steps, so that each expression is written once: normalised text (`__r<i>`), typed
         value (`__v<i>`), then the checks over both, folded into one `_reason`.
@@ -515,6 +533,8 @@ class Validator:
             raws.append(f"{normalised(source) if source else 'CAST(NULL AS VARCHAR)'} AS __r{i}")
             if source is None:
                 value = "NULL"
+            elif col.name in parsed:
+                value = f"__t{i}"
             elif source.is_text:
                 value = typed_value(col, f"__r{i}", self.contract.settings.timezone)
             elif kind == "TIMESTAMP":  # a typed source: naive times are local
@@ -544,7 +564,12 @@ class Validator:
         )
         # Only inside TIME_RANGE: shifting a time near DuckDB's last one would overflow.
         first, last = time_range(kind)
-        event_date = f"CASE WHEN {event} BETWEEN {first} AND {last} THEN CAST({local} AS DATE) END"
+        date = f"CAST({local} AS DATE)"
+        raws += [f"__t{names.index(name)}" for name in sorted(parsed)]
+        if self.contract.event_time_column in parsed:  # its local date comes with it
+            date = "__event_date"
+            raws.append(date)
+        event_date = f"CASE WHEN {event} BETWEEN {first} AND {last} THEN {date} END"
         return (
             f"WITH normalised AS (SELECT {', '.join(raws)}, _line, _row FROM batch), "
             f"typed AS (SELECT *, {', '.join(values)} FROM normalised) "
@@ -574,10 +599,33 @@ class Validator:
 
     def shortcuts(self, table: pa.Table) -> Shortcuts:
         """What the query for this batch may skip: normalising its plain fields (`plain_fields`),
-        and the pattern checks of the columns that match theirs (`matching`). A pass over the
-        batch's bytes, which the ingest makes in its reading thread, a stage ahead."""
+        the pattern checks of the columns that match theirs (`matching`), and the parsing of
+        times written in the common layout (`parsed_times`). Passes over the batch's bytes,
+        which the ingest makes in its reading thread, a stage ahead."""
         plain = plain_fields(table)
-        return plain, self.matching(table, plain)
+        return Shortcuts(plain, self.matching(table, plain), self.parsed_times(table, plain))
+
+    def local_dates(self, times: pa.Array) -> pa.Array:
+        """The local date of each naive UTC time of `parsed_times` (a fixed-offset zone)."""
+        offset = fixed_offset(self.contract.settings.timezone) * 1_000_000
+        days = (times.cast(pa.int64()).to_numpy() + offset) // 86_400_000_000
+        return pa.array(days.astype(np.int32), pa.date32())
+
+    def parsed_times(self, table: pa.Table, plain: frozenset[int]) -> dict[str, pa.Array]:
+        """The TIMESTAMP columns that are one plain field whose every value is a local time
+        written `YYYY-MM-DD hh:mm:ss` (`layout_times`), as the query would type them: naive
+        UTC. Only for a zone of one fixed offset, where that is plain arithmetic."""
+        offset = fixed_offset(self.contract.settings.timezone)
+        if offset is None:
+            return {}
+        sources, found = self.sources(table.schema, plain), {}
+        for col in self.contract.columns:
+            source = sources[col.name]
+            if col.physicalType != "TIMESTAMP" or source is None or source.field is None:
+                continue
+            if source.is_plain and (local := layout_times(table.column(source.field))) is not None:
+                found[col.name] = pa.array(local - offset * 1_000_000, pa.timestamp("us"))
+        return found
 
     def run(
         self,
@@ -593,11 +641,13 @@ class Validator:
         # cost) and leaves out the text it would return unchanged. Most batches' identifiers
         # match their fixed-width patterns: the query skips those checks (a fifth of its cost).
         # Few such variants per file.
-        plain, matched = self.shortcuts(table) if shortcuts is None else shortcuts
-        key = (table.schema, tuple(also), plain, matched)
+        shortcuts = self.shortcuts(table) if shortcuts is None else shortcuts
+        key = (table.schema, tuple(also), *shortcuts.variant)
         if key not in self.queries:
+            plain, matched, parsed = shortcuts.variant
             unchanged = self.unchanged(table.schema, plain)
-            self.queries[key] = (self.query(*key, left_out=list(unchanged)), unchanged)
+            query = self.query(table.schema, tuple(also), plain, matched, list(unchanged), parsed)
+            self.queries[key] = (query, unchanged)
         sql, unchanged = self.queries[key]
         rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
         batch = (
@@ -605,6 +655,11 @@ class Validator:
             .append_column("_line", lines)
             .append_column("_row", rows)
         )
+        names = self.contract.column_names
+        for name, times in sorted(shortcuts.times.items()):
+            batch = batch.append_column(f"__t{names.index(name)}", times)
+            if name == self.contract.event_time_column:
+                batch = batch.append_column("__event_date", self.local_dates(times))
         self.db.register("batch", batch)
         try:
             result = self.relation(key, sql).to_arrow_table()
