@@ -35,6 +35,16 @@ def test_the_spool_returns_every_row_in_order_and_deletes_its_file() -> None:
     assert not folder.exists()
 
 
+def test_the_spool_gives_its_rows_back_as_few_tables_of_one_chunk_each() -> None:
+    with Spool(limit=3 * rows(0, 50).nbytes + 1) as spooled:  # the schema from the first rows
+        for start in range(0, 500, 50):
+            spooled.append(rows(start, 50))
+        tables = list(spooled.tables(120))
+    assert [t.num_rows for t in tables] == [150, 150, 150, 50]
+    assert all(t.column("n").num_chunks == 1 for t in tables)
+    assert pa.concat_tables(tables).column("n").to_pylist() == list(range(500))
+
+
 def test_the_spool_can_start_over() -> None:
     with Spool(SCHEMA, limit=100) as spooled:
         spooled.append(rows(0, 40))

@@ -428,8 +428,7 @@ class SystemIngest:
         """The held rows decided (`SeenKeys.resolve`): bronze-ready tables of those first in the
         file, the others to quarantine as duplicates."""
         repeats, done = seen.resolve(), 0
-        for batch in held.batches():
-            rows = pa.Table.from_batches([batch])
+        for rows in held.tables(RELEASED_ROWS):
             again = pa.array(repeats[done : done + rows.num_rows])
             done += rows.num_rows
             dropped = rows.filter(again)
@@ -681,6 +680,7 @@ def quarantine_rows(
     )
 
 
+RELEASED_ROWS = 1 << 16  # held rows decided and passed on at a time
 SMALL_FILE = 8 << 20
 GROUP_BYTES = 64 << 20
 GROUP_FILES = 500

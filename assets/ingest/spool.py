@@ -66,6 +66,20 @@ class Spool:
         for table in self.held:
             yield from table.to_batches()
 
+    def tables(self, rows: int) -> Iterator[pa.Table]:
+        """Every row appended, in order, as tables of one chunk each and about `rows` rows (a
+        consumer with a cost per batch, such as the Delta writer, gets few)."""
+        batches: list[pa.RecordBatch] = []
+        count = 0
+        for batch in self.batches():
+            batches.append(batch)
+            count += batch.num_rows
+            if count >= rows:
+                yield pa.Table.from_batches(batches, self.schema).combine_chunks()
+                batches, count = [], 0
+        if batches:
+            yield pa.Table.from_batches(batches, self.schema).combine_chunks()
+
     def discard(self) -> None:
         """Drop every row and delete the file."""
         self.close_writer()
