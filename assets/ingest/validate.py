@@ -231,7 +231,7 @@ class Shortcuts:
 
     plain: frozenset[int] = frozenset()  # positions of text fields that need no normalising
     matched: frozenset[str] = frozenset()  # columns whose every value matches their pattern
-    times: dict[str, pa.Array] = dataclasses.field(default_factory=dict)  # parsed: naive UTC
+    times: dict[str, pa.ChunkedArray] = dataclasses.field(default_factory=dict)  # naive UTC
 
     @property
     def variant(self) -> tuple:
@@ -605,18 +605,20 @@ class Validator:
         plain = plain_fields(table)
         return Shortcuts(plain, self.matching(table, plain), self.parsed_times(table, plain))
 
-    def local_dates(self, times: pa.Array) -> pa.Array:
+    def local_dates(self, times: pa.ChunkedArray) -> pa.ChunkedArray:
         """The local date of each naive UTC time of `parsed_times` (a fixed-offset zone)."""
-        offset = fixed_offset(self.contract.settings.timezone) * 1_000_000
-        days = (times.cast(pa.int64()).to_numpy() + offset) // 86_400_000_000
-        return pa.array(days.astype(np.int32), pa.date32())
+        return pc.cast(pc.add(times, self.offset), pa.date32())
 
-    def parsed_times(self, table: pa.Table, plain: frozenset[int]) -> dict[str, pa.Array]:
+    @cached_property
+    def offset(self) -> pa.Scalar:
+        """The contract's zone's offset from UTC, where it has one fixed offset."""
+        return pa.scalar(fixed_offset(self.contract.settings.timezone), pa.duration("s"))
+
+    def parsed_times(self, table: pa.Table, plain: frozenset[int]) -> dict[str, pa.ChunkedArray]:
         """The TIMESTAMP columns that are one plain field whose every value is a local time
         written `YYYY-MM-DD hh:mm:ss` (`layout_times`), as the query would type them: naive
         UTC. Only for a zone of one fixed offset, where that is plain arithmetic."""
-        offset = fixed_offset(self.contract.settings.timezone)
-        if offset is None:
+        if fixed_offset(self.contract.settings.timezone) is None:
             return {}
         sources, found = self.sources(table.schema, plain), {}
         for col in self.contract.columns:
@@ -624,7 +626,7 @@ class Validator:
             if col.physicalType != "TIMESTAMP" or source is None or source.field is None:
                 continue
             if source.is_plain and (local := layout_times(table.column(source.field))) is not None:
-                found[col.name] = pa.array(local - offset * 1_000_000, pa.timestamp("us"))
+                found[col.name] = pc.subtract(local, self.offset)
         return found
 
     def run(
