@@ -153,15 +153,16 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
 
 def coalesced(reader: pacsv.CSVStreamingReader, rows: int) -> Iterator[list[pa.RecordBatch]]:
     """Small record batches (one per 1 MB block) gathered into about `rows` rows: validation
-    has a fixed cost per query, the reader's memory stays small."""
+    has a fixed cost per query, the reader's memory stays small. The first block goes alone,
+    so that the stages after reading start at once rather than after a whole batch."""
     group: list[pa.RecordBatch] = []
-    count = 0
+    count, wanted = 0, 1
     for batch in reader:
         group.append(batch)
         count += batch.num_rows
-        if count >= rows:
+        if count >= wanted:
             yield group
-            group, count = [], 0
+            group, count, wanted = [], 0, rows
     if group:
         yield group
 
