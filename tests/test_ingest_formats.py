@@ -13,7 +13,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.ingest.readers import coalesced
 from tests.ingest_support import column, contract, deliver, edited_contract, ingest, reasons, table
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -680,11 +679,3 @@ def test_parquet_maps_dictionaries_json_and_twin_fields_of_two_types_load(lake) 
     [refused] = table(lake, "quarantine", "meter_readings_power").to_pylist()
     assert refused["reason"] == 'reading: "-1" is below the minimum 0'
     assert "not json" in refused["raw"]
-
-
-def test_the_first_block_goes_alone_then_blocks_are_gathered_to_the_batch_size() -> None:
-    """The stages after reading start on the first block; later batches have about BATCH_ROWS
-    rows (validation has a cost per query)."""
-    blocks = [pa.record_batch({"n": list(range(k))}) for k in (5, 7, 7, 7, 3)]
-    groups = list(coalesced(iter(blocks), 10))
-    assert [[b.num_rows for b in group] for group in groups] == [[5], [7, 7], [7, 3]]

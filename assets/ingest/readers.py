@@ -153,16 +153,15 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
 
 def coalesced(reader: pacsv.CSVStreamingReader, rows: int) -> Iterator[list[pa.RecordBatch]]:
     """Small record batches (one per 1 MB block) gathered into about `rows` rows: validation
-    has a fixed cost per query, the reader's memory stays small. The first block goes alone,
-    so that the stages after reading start at once rather than after a whole batch."""
+    has a fixed cost per query, the reader's memory stays small."""
     group: list[pa.RecordBatch] = []
-    count, wanted = 0, 1
+    count = 0
     for batch in reader:
         group.append(batch)
         count += batch.num_rows
-        if count >= wanted:
+        if count >= rows:
             yield group
-            group, count, wanted = [], 0, rows
+            group, count = [], 0
     if group:
         yield group
 
