@@ -886,3 +886,18 @@ def test_a_whole_number_column_refuses_what_is_not_a_whole_number(lake) -> None:
     assert sorted(reasons(lake, "flats")) == [
         f'registered_occupants: "{v}" is not a valid bigint' for v in sorted(values[2:])
     ]
+
+
+def test_a_long_run_of_bad_values_at_the_start_does_not_reject_the_file(lake, monkeypatch) -> None:
+    """Found in review: the check for a column of the wrong type judges the file by its first
+    batch, so that batch must be a full one (BATCH_ROWS), not the reader's first block."""
+    from assets.ingest import ingest as ingest_module
+    from assets.ingest import readers
+
+    monkeypatch.setattr(ingest_module, "SMALL_FILE", 0)  # streamed batch by batch
+    monkeypatch.setattr(readers, "CSV_BLOCK", 4 << 10)  # blocks of about 70 rows
+    monkeypatch.setattr(readers, "BATCH_ROWS", 500)
+    rows = [gas_row(m, reading="n/a" if m < 100 else "12.5") for m in range(1_000)]
+    deliver(lake, GAS, GAS_HEADER + "".join(rows))
+    [result] = ingest(lake, contract("meter_readings_gas"))
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 900, 100)

@@ -107,12 +107,38 @@ def test_a_log_spilled_to_disk_and_resolved_often_stays_exact_and_is_deleted(mon
     assert not log.parent.exists()
 
 
+def test_passes_grow_apart_as_the_log_grows_so_a_file_is_read_a_bounded_number_of_times(
+    monkeypatch,
+) -> None:
+    """Found in review: with a fixed count of waiting keys, a file long enough for its filter to
+    doubt most keys made a pass every few batches over an ever longer log."""
+    monkeypatch.setattr(dedupe, "MAX_WORD_BITS", 4)  # every key doubtful
+    monkeypatch.setattr(dedupe, "PENDING_KEYS", 500)
+    rng = np.random.default_rng(4)
+    batches = [rng.integers(0, 2**64 - 1, 200, dtype=np.uint64) for _ in range(1_000)]
+    read = []
+    with SeenKeys(expected=0) as seen:
+        logged_keys = seen.logged_keys
+        monkeypatch.setattr(
+            seen,
+            "logged_keys",
+            lambda until: (read.append(min(until, seen.logged)), logged_keys(until))[1],
+        )
+        for batch in batches:
+            seen.add(batch)
+            if seen.due:
+                seen.resolve()
+        seen.resolve()
+    assert len(read) > 20  # passes were due mid-file
+    assert sum(read) < 100 * seen.logged  # about 70; a pass per 500 doubtful keys: 167
+
+
 def test_a_long_file_loads_each_key_once_where_it_first_appears(lake, monkeypatch) -> None:
     monkeypatch.setattr(ingest_module, "SMALL_FILE", 0)  # streamed batch by batch
     monkeypatch.setattr(readers, "CSV_BLOCK", 4 << 10)
     monkeypatch.setattr(readers, "BATCH_ROWS", 200)
     monkeypatch.setattr(dedupe, "MAX_WORD_BITS", 6)  # most keys doubtful: held, then released
-    monkeypatch.setattr(ingest_module, "PENDING_KEYS", 300)  # released mid-file as well
+    monkeypatch.setattr(dedupe, "PENDING_KEYS", 300)  # released mid-file as well
     releases = []
     release = ingest_module.SystemIngest.release
     monkeypatch.setattr(

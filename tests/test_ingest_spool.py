@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from assets.ingest import readers, spool
 from assets.ingest.spool import Spool
@@ -51,6 +52,17 @@ def test_the_spool_can_start_over() -> None:
         spooled.discard()
         spooled.append(rows(100, 3))
         assert [b.num_rows for b in spooled.batches()] == [3]
+
+
+def test_a_spool_holds_one_schema_until_it_starts_over() -> None:
+    other = pa.table({"n": ["one"]})
+    with Spool() as spooled:
+        spooled.append(rows(0, 2))
+        with pytest.raises(ValueError, match="rows of another schema"):
+            spooled.append(other)
+        spooled.discard()  # its schema came from its first rows: the next rows set it again
+        spooled.append(other)
+        assert spooled.schema == other.schema
 
 
 def test_a_mostly_bad_file_is_quarantined_row_by_row_through_the_spool(lake, monkeypatch) -> None:

@@ -10,11 +10,12 @@ compared. A key the filter is unsure of is *doubtful* (0.4% of keys at 10 millio
 million, where the filter is at its cap): its row waits while the file goes on. `resolve`
 decides every waiting key at once in one pass over the log, which finds each waiting key's
 first position: a key repeats an earlier one exactly when it was logged somewhere before its
-own position. The caller resolves at the end of the file, and sooner once PENDING_KEYS wait, so
-that a very long file holds a bounded number of keys and rows; each pass costs a read of the
-log. The log keeps MEMORY_KEYS hashes (32 MB) in memory and appends the rest to a temporary
-file. Memory is therefore bounded, about 130 MB at most (filter, log tail, waiting keys and the
-pass's sieve), however long the file.
+own position. The caller resolves at the end of the file, and sooner once enough keys wait
+(`due`), so that a very long file holds few keys and rows at a time; each pass costs a read of
+the log. The log keeps MEMORY_KEYS hashes (32 MB) in memory and appends the rest to a temporary
+file. Memory is therefore about 130 MB at most (filter, log tail, waiting keys and the pass's
+sieve) up to some 30 million keys; past the filter's cap the waiting keys may grow to one in
+PENDING_SHARE of the log (16 bytes each: 100 MB at 400 million keys).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ MIN_WORD_BITS, MAX_WORD_BITS = 16, 23  # 512 KB to 64 MB
 MEMORY_KEYS = 1 << 22  # logged hashes held in memory before they go to disk (32 MB)
 CHUNK_KEYS = 1 << 20  # hashes read back from disk at a time by `resolve`
 PENDING_KEYS = 1 << 19  # doubtful keys (and their rows) waiting before a `resolve` is due
+PENDING_SHARE = 64  # ... or one logged key in this many, when more
+MAX_SIEVE_BITS = 24  # `resolve`'s sieve: at most 16 MB
 SIX = np.uint64(63)
 
 
@@ -102,6 +105,15 @@ class SeenKeys:
         self.append(kept)
         return first & ~maybe, doubtful
 
+    @property
+    def due(self) -> bool:
+        """Whether enough keys wait for a `resolve` now: PENDING_KEYS, or one logged key in
+        PENDING_SHARE when that is more. A pass reads the whole log, so passes must grow apart
+        as it grows: then all of a file's passes together read the log at most about
+        PENDING_SHARE times over, even when the capped filter doubts most keys, where a fixed
+        count would make them grow with the square of the file's length."""
+        return self.pending >= max(PENDING_KEYS, self.logged // PENDING_SHARE)
+
     def sharing_a_word(self, words: np.ndarray) -> np.ndarray:
         """Positions (ascending) of the batch's keys whose filter word another key of the batch
         also has: each row writes its number into its word, and a row that reads back another's
@@ -151,7 +163,8 @@ class SeenKeys:
     def resolve(self) -> np.ndarray:
         """For each doubtful key given since the last call, in order: whether it repeats a key
         earlier in the file. One pass over the log, which a table of the doubtful keys' top bits
-        (16 entries a key: one key in 16 gets through) sieves before an exact search."""
+        (16 entries a key up to a million keys, so that one key in 16 gets through) sieves
+        before an exact search."""
         if not self.waiting:
             return np.zeros(0, dtype=bool)
         keys = np.concatenate([keys for keys, _ in self.waiting])
@@ -159,7 +172,7 @@ class SeenKeys:
         self.waiting, self.pending = [], 0
         distinct, which = np.unique(keys, return_inverse=True)
         first_at = np.full(len(distinct), np.iinfo(np.int64).max)
-        shift = np.uint64(64 - len(distinct).bit_length() - 4)
+        shift = np.uint64(64 - min(len(distinct).bit_length() + 4, MAX_SIEVE_BITS))
         sieve = np.zeros(1 << (64 - int(shift)), dtype=bool)
         sieve[(distinct >> shift).view(np.intp)] = True
         for start, chunk in self.logged_keys(until=int(at.max())):

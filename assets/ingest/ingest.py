@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.ingest.batches import RawBatch, UnreadableFile
-from assets.ingest.dedupe import PENDING_KEYS, SeenKeys
+from assets.ingest.dedupe import SeenKeys
 from assets.ingest.landing import (
     NameNotUtf8,
     delivery_hash,
@@ -347,7 +347,7 @@ class SystemIngest:
                 quarantined.append(rejected)
                 if good is not None:
                     yield good
-                if seen.pending >= PENDING_KEYS:
+                if seen.due:
                     yield from self.release(seen, held, result, quarantined, at)
             yield from self.release(seen, held, result, quarantined, at)
 

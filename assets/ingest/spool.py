@@ -21,7 +21,7 @@ class Spool:
     def __init__(self, schema: pa.Schema | None = None, limit: int | None = None) -> None:
         """`schema`: by default, the first table's; `limit`: bytes held in memory before they
         go to disk (default SPOOL_BYTES)."""
-        self.schema = schema
+        self.schema = self.given = schema
         self.limit = SPOOL_BYTES if limit is None else limit
         self.held: list[pa.Table] = []
         self.held_bytes = 0
@@ -41,6 +41,8 @@ class Spool:
         if table.num_rows == 0:
             return
         self.schema = self.schema or table.schema
+        if not table.schema.equals(self.schema):  # else the spool's file would refuse it later
+            raise ValueError(f"rows of another schema: {table.schema} into {self.schema}")
         self.held.append(table)
         self.held_bytes += table.nbytes
         self.rows += table.num_rows
@@ -81,12 +83,13 @@ class Spool:
             yield pa.Table.from_batches(batches, self.schema).combine_chunks()
 
     def discard(self) -> None:
-        """Drop every row and delete the file."""
+        """Drop every row and delete the file (a spool that took its schema from its first
+        rows takes it again from the next)."""
         self.close_writer()
         if self.folder is not None:
             self.folder.cleanup()
             self.folder = None
-        self.held, self.held_bytes, self.rows = [], 0, 0
+        self.held, self.held_bytes, self.rows, self.schema = [], 0, 0, self.given
 
     @property
     def path(self) -> str:
