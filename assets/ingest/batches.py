@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -32,3 +33,18 @@ class RawBatch:
     def rows_read(self) -> int:
         """Rows this batch accounts for: parsed plus rejected."""
         return self.table.num_rows + len(self.rejects)
+
+
+def coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
+    """Small record batches gathered, in order, into groups of about `rows` rows: validation
+    has a fixed cost per query and the Delta writer one per batch, while memory stays small."""
+    group: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        group.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group

@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from assets.ingest.arrow_types import repeated_child, retyped_schema
-from assets.ingest.batches import RawBatch, Reject, UnreadableFile
+from assets.ingest.batches import RawBatch, Reject, UnreadableFile, coalesced
 from assets.ingest.csv_lines import RowLines, quote_left_open
 from assets.ingest.documents import (
     SURROGATE_ESCAPE,
@@ -136,7 +136,7 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
     rows = RowLines(scan.blank_lines, values_may_break=scan.quoted, header_line=header_ends)
     columns = named(header)
     try:
-        for batches in coalesced(reader, BATCH_ROWS):
+        for batches in coalesced(reader, BATCH_ROWS):  # a 1 MB block each
             table = pa.Table.from_batches(batches)
             if columns != header:
                 table = table.rename_columns(columns)
@@ -149,21 +149,6 @@ def read_csv(path: Path, contract: Contract, scan: FileScan) -> Iterator[RawBatc
         raise UnreadableFile(problem)  # before any commit: the whole file is quarantined
     if rejects:
         yield RawBatch(pa.table({}), lines, rejects)
-
-
-def coalesced(reader: pacsv.CSVStreamingReader, rows: int) -> Iterator[list[pa.RecordBatch]]:
-    """Small record batches (one per 1 MB block) gathered into about `rows` rows: validation
-    has a fixed cost per query, the reader's memory stays small."""
-    group: list[pa.RecordBatch] = []
-    count = 0
-    for batch in reader:
-        group.append(batch)
-        count += batch.num_rows
-        if count >= rows:
-            yield group
-            group, count = [], 0
-    if group:
-        yield group
 
 
 def csv_block(scan: FileScan) -> int:

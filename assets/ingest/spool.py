@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from assets.ingest.batches import coalesced
+
 SPOOL_BYTES = 64 << 20
 
 
@@ -71,16 +73,8 @@ class Spool:
     def tables(self, rows: int) -> Iterator[pa.Table]:
         """Every row appended, in order, as tables of one chunk each and about `rows` rows (a
         consumer with a cost per batch, such as the Delta writer, gets few)."""
-        batches: list[pa.RecordBatch] = []
-        count = 0
-        for batch in self.batches():
-            batches.append(batch)
-            count += batch.num_rows
-            if count >= rows:
-                yield pa.Table.from_batches(batches, self.schema).combine_chunks()
-                batches, count = [], 0
-        if batches:
-            yield pa.Table.from_batches(batches, self.schema).combine_chunks()
+        for group in coalesced(self.batches(), rows):
+            yield pa.Table.from_batches(group, self.schema).combine_chunks()
 
     def discard(self) -> None:
         """Drop every row and delete the file (a spool that took its schema from its first
