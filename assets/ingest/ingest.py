@@ -620,7 +620,7 @@ def fates(
     valid = pc.is_null(checked.column("_reason")).to_numpy(zero_copy_only=False)
     if keep_duplicates:
         return valid, np.array([], dtype=np.int64)
-    hashes = checked.column("_key_hash").to_numpy(zero_copy_only=False).astype(np.uint64)
+    hashes = checked.column("_key_hash").to_numpy(zero_copy_only=False)  # `add` types it
     where = np.flatnonzero(valid)
     fresh, doubtful = seen.add(hashes[where])
     load = np.zeros(len(valid), dtype=bool)
