@@ -15,8 +15,10 @@ from typing import TypeVar
 import pyarrow as pa
 from deltalake import ColumnProperties, DeltaTable, QueryBuilder, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import CommitProperties, Transaction
 
 from assets.ingest.arrow_types import retyped_schema
+from assets.ingest.delta_files import ROW_GROUP_ROWS, TARGET_FILE_SIZE, write_files
 from assets.ingest.validate import ident, literal
 
 T = TypeVar("T")
@@ -83,7 +85,7 @@ def by_hash(hashes: list[str], column: str) -> str:
 # written plain after a few thousand rows instead of hashed whole into a dictionary that does
 # not pay (bronze's encoding 17% cheaper, its files the same size; measured by hand).
 WRITER = WriterProperties(
-    max_row_group_size=128 * 1024,
+    max_row_group_size=ROW_GROUP_ROWS,
     compression="SNAPPY",
     dictionary_page_size_limit=64 << 10,
     column_properties={
@@ -91,9 +93,9 @@ WRITER = WriterProperties(
     },
 )
 
-# The writer holds a file's encoded row groups in memory until the file is closed: 32 MB files
-# (not the default 100 MB) keep a large delivery's write from growing with the delivery.
-TARGET_FILE_SIZE = 32 << 20
+# The Delta app transaction (`txn`) every write of files' rows commits: two writes of one table
+# at once conflict on it (delta-rs fails the later commit), whatever files they hold.
+WRITER_APP = "citybrain-ingest"
 
 
 def replace_file_rows(
@@ -105,18 +107,54 @@ def replace_file_rows(
     partition_by: list[str] | None = None,
     storage_options: dict[str, str] | None = None,
 ) -> None:
-    """Write files' rows, replacing any earlier attempt's rows of the same hashes, atomically."""
+    """Write files' rows, replacing any earlier attempt's rows of the same hashes, atomically.
+
+    Mostly there is none: Arrow writes the files and one commit adds them (`delta_files`). Where
+    the table's statistics say a file of it may hold rows of these hashes (a crash between this
+    write and the ledger's), delta-rs rewrites those rows' files in the same commit as it adds
+    the new ones (`predicate`). Both commit under the app transaction WRITER_APP: two machines
+    writing one table at once conflict, and the loser, retried, finds the winner's rows."""
     create_if_missing(uri, schema, partition_by, storage_options)
-    write_deltalake(
-        uri,
-        pa.RecordBatchReader.from_batches(schema, iter(batches)),
-        mode="overwrite",
-        predicate=by_hash(hashes, hash_column),
-        schema_mode="merge",
-        partition_by=partition_by,
-        storage_options=storage_options,
-        writer_properties=WRITER,
-        target_file_size=TARGET_FILE_SIZE,
+    table = with_columns_of(uri, retyped_schema(schema, decoded), storage_options)
+    version = (table.transaction_version(WRITER_APP) or 0) + 1
+    commit = CommitProperties(app_transactions=[Transaction(WRITER_APP, version)])
+    if may_hold(table, hashes, hash_column):
+        write_deltalake(
+            uri,
+            pa.RecordBatchReader.from_batches(schema, iter(batches)),
+            mode="overwrite",
+            predicate=by_hash(hashes, hash_column),
+            schema_mode="merge",
+            partition_by=partition_by,
+            storage_options=storage_options,
+            writer_properties=WRITER,
+            target_file_size=TARGET_FILE_SIZE,
+            commit_properties=commit,
+        )
+        return
+    added = write_files(uri, batches, schema, partition_by or [])
+    if added:
+        table.create_write_transaction(
+            added, "append", table.schema(), partition_by, commit_properties=commit
+        )
+
+
+def may_hold(table: DeltaTable, hashes: list[str], column: str) -> bool:
+    """Whether any file of the table may hold rows of these hashes, by its statistics: a file
+    without them may. Text statistics may be cut short: a hash is compared with a least value's
+    whole text and with a greatest value's length of itself."""
+    files = pa.table(table.get_add_actions(flatten=True))
+    if not files.num_rows:
+        return False
+    if f"min.{column}" not in files.column_names:
+        return True
+    ranges = zip(
+        files[f"min.{column}"].to_pylist(), files[f"max.{column}"].to_pylist(), strict=True
+    )
+    return any(
+        low is None or high is None or (low <= h and h[: len(high)] <= high)
+        for low, high in ranges
+        for h in hashes
     )
 
 

@@ -1,0 +1,205 @@
+"""Rows written as Parquet files by Arrow and committed to Delta as add actions (`delta_files`),
+and the replace of an earlier attempt's rows (`tables.replace_file_rows`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError
+
+from assets.ingest import delta_files, tables
+from assets.ingest.delta_files import file_stats, stat_text
+from assets.ingest.tables import may_hold, replace_file_rows, retried
+
+SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+        ("reading", pa.float64()),
+        ("flag", pa.bool_()),
+        ("_source_hash", pa.dictionary(pa.int32(), pa.string())),
+        ("_source_line", pa.int64()),
+        ("event_date", pa.date32()),
+    ]
+)
+START = datetime(2026, 11, 10, tzinfo=UTC)
+
+
+def rows(n: int, source: str, seed: int = 0) -> list[pa.RecordBatch]:
+    """`n` rows over five days (and some without a day), shuffled, in batches of 97."""
+    rng = np.random.default_rng(seed)
+    days = rng.integers(0, 6, n)
+    dates = [None if d == 5 else date(2026, 11, 10) + timedelta(days=int(d)) for d in days]
+    table = pa.table(
+        {
+            "key": [f"K{i:06d}" for i in range(n)],
+            "at": [
+                START + timedelta(seconds=int(s), microseconds=7) for s in rng.integers(0, 9e5, n)
+            ],
+            "reading": [
+                None if i % 11 == 0 else float(v) for i, v in enumerate(rng.normal(0, 9, n))
+            ],
+            "flag": rng.integers(0, 2, n).astype(bool),
+            "_source_hash": pa.array([source] * n).dictionary_encode(),
+            "_source_line": np.arange(2, n + 2),
+            "event_date": pa.array(dates, pa.date32()),
+        },
+        schema=SCHEMA,
+    )
+    return table.to_batches(max_chunksize=97)
+
+
+@pytest.fixture
+def small_files(monkeypatch) -> None:
+    """Row groups of 64 rows and files of about 4 KB, so that files roll over."""
+    monkeypatch.setattr(delta_files, "ROW_GROUP_ROWS", 64)
+    monkeypatch.setattr(delta_files, "MAX_WAITING_ROWS", 256)
+    monkeypatch.setattr(delta_files, "TARGET_FILE_SIZE", 4096)
+
+
+def sorted_rows(table: pa.Table) -> list[dict]:
+    """The rows, by key, with dictionaries decoded."""
+    table = table.cast(tables.retyped_schema(table.schema, tables.decoded))
+    return table.sort_by("key").select(SCHEMA.names).to_pylist()
+
+
+def test_rows_land_whole_in_their_partitions_with_true_statistics(tmp_path, small_files) -> None:
+    uri = str(tmp_path / "t")
+    batches = rows(3000, "a" * 64)
+    replace_file_rows(uri, batches, SCHEMA, ["a" * 64], "_source_hash", ["event_date"])
+    table = DeltaTable(uri)
+    assert sorted_rows(table.to_pyarrow_table()) == sorted_rows(pa.Table.from_batches(batches))
+    history = table.history(1)[0]
+    assert "predicate" not in history.get("operationParameters", {})  # not delta-rs's rewrite
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    folders = {a["path"].split("/")[0] for a in actions}
+    assert folders == {f"event_date={date(2026, 11, d)}" for d in range(10, 15)} | {
+        "event_date=__HIVE_DEFAULT_PARTITION__"
+    }
+    assert len(actions) > 2 * len(folders)  # files rolled over at TARGET_FILE_SIZE
+    log = [
+        json.loads(line) for line in (tmp_path / "t/_delta_log/00000000000000000001.json").open()
+    ]
+    stats = {a["add"]["path"]: json.loads(a["add"]["stats"]) for a in log if "add" in a}
+    for action in actions:
+        file = pq.read_table(tmp_path / "t" / action["path"])
+        day = action["partition.event_date"]
+        folder = f"event_date={day or '__HIVE_DEFAULT_PARTITION__'}/"
+        assert file.num_rows > 0 and action["path"].startswith(folder)
+        want = {"numRecords": file.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
+        for name in ("key", "at", "reading", "flag", "_source_hash", "_source_line"):
+            column = file.column(name)
+            want["nullCount"][name] = column.null_count
+            least, greatest = pc.min_max(
+                column.cast(SCHEMA.field(name).type.value_type)
+                if name == "_source_hash"
+                else column
+            ).values()
+            if least.is_valid:
+                want["minValues"][name] = json_value(least.as_py())
+                want["maxValues"][name] = json_value(greatest.as_py())
+        assert stats[action["path"]] == want
+
+
+def json_value(value: object) -> object:
+    """A statistic as the Delta log holds it."""
+    return stat_text(value) if isinstance(value, datetime | date) else value
+
+
+def test_statistics_leave_out_what_they_cannot_say() -> None:
+    """A column of NULLs has a NULL count and no range; an infinite number has no range; times
+    are UTC with `Z`, and a fraction of a second only when there is one."""
+    table = pa.table(
+        {
+            "empty": pa.array([None, None], pa.string()),
+            "number": [1.5, float("inf")],
+            "at": pa.array(
+                [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    sink = pa.BufferOutputStream()
+    footers: list = []
+    with pq.ParquetWriter(sink, table.schema, metadata_collector=footers) as writer:
+        writer.write_table(table)
+    stats = json.loads(file_stats(footers[0], table.schema))
+    assert stats == {
+        "numRecords": 2,
+        "minValues": {"at": "2026-01-02T03:04:05Z"},
+        "maxValues": {"at": "2026-01-02T03:04:05Z"},
+        "nullCount": {"empty": 2, "number": 0, "at": 0},
+    }
+    assert (
+        stat_text(datetime(2026, 1, 2, 11, 0, 0, 250, tzinfo=UTC)) == "2026-01-02T11:00:00.000250Z"
+    )
+    assert stat_text(datetime(2026, 1, 2, 11, 0)) == "2026-01-02T11:00:00"  # naive: no zone
+
+
+def test_an_earlier_attempts_rows_are_replaced_not_doubled(tmp_path, small_files) -> None:
+    """A crash between the bronze commit and the ledger's: the re-run's write finds the hash in
+    the table's statistics and rewrites, in one commit; other files' rows stay."""
+    uri, a, b = str(tmp_path / "t"), "a" * 64, "b" * 64
+    replace_file_rows(uri, rows(500, a, seed=1), SCHEMA, [a], "_source_hash", ["event_date"])
+    replace_file_rows(uri, rows(300, b, seed=2), SCHEMA, [b], "_source_hash", ["event_date"])
+    again = rows(500, a, seed=1)
+    replace_file_rows(uri, again, SCHEMA, [a], "_source_hash", ["event_date"])
+    table = DeltaTable(uri)
+    assert "predicate" in table.history(1)[0]["operationParameters"]
+    got = table.to_pyarrow_table()
+    assert got.num_rows == 800
+    held = pc.value_counts(got.column("_source_hash").cast(pa.string())).to_pylist()
+    assert sorted((v["values"], v["counts"]) for v in held) == [(a, 500), (b, 300)]
+
+
+def test_statistics_say_which_hashes_a_table_may_hold(tmp_path) -> None:
+    uri = str(tmp_path / "t")
+    for source in ("b" * 64, "d" * 64):
+        replace_file_rows(uri, rows(50, source), SCHEMA, [source], "_source_hash", ["event_date"])
+    table = DeltaTable(uri)
+    assert may_hold(table, ["d" * 64], "_source_hash")
+    assert not may_hold(table, ["c" * 64, "a" * 64, "e" * 64], "_source_hash")
+    assert may_hold(table, ["c" * 64, "b" * 64], "_source_hash")
+
+
+def test_may_hold_reads_statistics_cut_short_as_ranges_that_include_their_ends() -> None:
+    """A greatest value cut to `bb` stands for any text starting with it."""
+
+    class Files:
+        def get_add_actions(self, flatten: bool) -> pa.Table:
+            return pa.table({"min.h": ["b", None], "max.h": ["bb", "z"]}).slice(0, 1)
+
+    assert may_hold(Files(), ["bbzz"], "h")
+    assert may_hold(Files(), ["b"], "h")
+    assert not may_hold(Files(), ["bc", "a"], "h")
+
+
+def test_two_machines_writing_one_table_at_once_conflict_and_the_retry_replaces(
+    tmp_path, monkeypatch
+) -> None:
+    """The second writer looked at the table (no rows of the file) before the first committed
+    them: its commit fails on the shared app transaction, and its retry rewrites them."""
+    uri, a = str(tmp_path / "t"), "a" * 64
+    write = delta_files.write_files
+    raced = []
+
+    def first_commits_meanwhile(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            replace_file_rows(uri, rows(40, a), SCHEMA, [a], "_source_hash", ["event_date"])
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(tables, "write_files", first_commits_meanwhile)
+    with pytest.raises(CommitFailedError):
+        replace_file_rows(uri, rows(40, a), SCHEMA, [a], "_source_hash", ["event_date"])
+    assert DeltaTable(uri).to_pyarrow_table().num_rows == 40
+    retried(
+        lambda: replace_file_rows(uri, rows(40, a), SCHEMA, [a], "_source_hash", ["event_date"])
+    )
+    assert DeltaTable(uri).to_pyarrow_table().num_rows == 40
