@@ -16,7 +16,7 @@ from deltalake.exceptions import CommitFailedError
 
 from assets.ingest import delta_files, tables
 from assets.ingest.delta_files import file_stats, stat_text
-from assets.ingest.tables import may_hold, replace_file_rows, retried
+from assets.ingest.tables import earlier_files, replace_file_rows, retried
 
 SCHEMA = pa.schema(
     [
@@ -142,42 +142,91 @@ def test_statistics_leave_out_what_they_cannot_say() -> None:
     assert stat_text(datetime(2026, 1, 2, 11, 0)) == "2026-01-02T11:00:00"  # naive: no zone
 
 
+def held(uri: str) -> list[tuple[str, int]]:
+    """Each hash the table holds rows of, and how many."""
+    column = DeltaTable(uri).to_pyarrow_table().column("_source_hash").cast(pa.string())
+    return sorted((v["values"], v["counts"]) for v in pc.value_counts(column).to_pylist())
+
+
+def rows_of(uri: str, source: str) -> list[dict]:
+    """The table's rows of one hash, by key."""
+    table = DeltaTable(uri).to_pyarrow_table()
+    return sorted_rows(
+        table.filter(pc.equal(table.column("_source_hash").cast(pa.string()), source))
+    )
+
+
 def test_an_earlier_attempts_rows_are_replaced_not_doubled(tmp_path, small_files) -> None:
-    """A crash between the bronze commit and the ledger's: the re-run's write finds the hash in
-    the table's statistics and rewrites, in one commit; other files' rows stay."""
+    """A crash between the bronze commit and the ledger's: the re-run's write takes out the
+    earlier files of its hash, in the same commit as it adds its own; other files stay."""
     uri, a, b = str(tmp_path / "t"), "a" * 64, "b" * 64
     replace_file_rows(uri, rows(500, a, seed=1), SCHEMA, [a], "_source_hash", ["event_date"])
     replace_file_rows(uri, rows(300, b, seed=2), SCHEMA, [b], "_source_hash", ["event_date"])
+    before = {f["path"] for f in pa.table(DeltaTable(uri).get_add_actions()).to_pylist()}
     again = rows(500, a, seed=1)
     replace_file_rows(uri, again, SCHEMA, [a], "_source_hash", ["event_date"])
-    table = DeltaTable(uri)
-    assert "predicate" in table.history(1)[0]["operationParameters"]
-    got = table.to_pyarrow_table()
-    assert got.num_rows == 800
-    held = pc.value_counts(got.column("_source_hash").cast(pa.string())).to_pylist()
-    assert sorted((v["values"], v["counts"]) for v in held) == [(a, 500), (b, 300)]
+    assert held(uri) == [(a, 500), (b, 300)]
+    assert DeltaTable(uri).version() == 3  # created, a, b, and one commit for the replace
+    after = {f["path"] for f in pa.table(DeltaTable(uri).get_add_actions()).to_pylist()}
+    assert before - after and after - before
+    assert rows_of(uri, a) == sorted_rows(pa.Table.from_batches(again))
 
 
-def test_statistics_say_which_hashes_a_table_may_hold(tmp_path) -> None:
+def test_a_compacted_file_loses_only_the_earlier_attempts_rows(tmp_path, small_files) -> None:
+    """After compaction a file holds several deliveries: the replace writes its other rows anew
+    and removes it. An earlier attempt's file of its hash alone goes wherever it is, even in a
+    day this write does not fill (its event dates read differently since)."""
+    uri, a, b, c = str(tmp_path / "t"), "a" * 64, "b" * 64, "c" * 64
+    replace_file_rows(uri, rows(400, a, seed=1), SCHEMA, [a], "_source_hash", ["event_date"])
+    replace_file_rows(uri, rows(300, c, seed=2), SCHEMA, [c], "_source_hash", ["event_date"])
+    DeltaTable(uri).optimize.compact()
+    stats = pa.table(DeltaTable(uri).get_add_actions(flatten=True)).to_pylist()
+    assert all(f["min._source_hash"] == a and f["max._source_hash"] == c for f in stats)
+    elsewhere = pa.Table.from_batches(rows(60, b, seed=3)).to_pylist()
+    for row in elsewhere:
+        row["event_date"] = date(2026, 1, 1)
+    earlier = pa.Table.from_pylist(elsewhere, SCHEMA).to_batches()
+    replace_file_rows(uri, earlier, SCHEMA, [b], "_source_hash", ["event_date"])
+    compacted = {f["path"] for f in stats}
+    again = rows(100, b, seed=4)  # b is in the compacted files' range: they are read, in vain
+    replace_file_rows(uri, again, SCHEMA, [b], "_source_hash", ["event_date"])
+    assert compacted <= {f["path"] for f in pa.table(DeltaTable(uri).get_add_actions()).to_pylist()}
+    assert held(uri) == [(a, 400), (b, 100), (c, 300)]
+    replace_file_rows(uri, rows(300, c, seed=2), SCHEMA, [c], "_source_hash", ["event_date"])
+    assert held(uri) == [(a, 400), (b, 100), (c, 300)]
+    assert rows_of(uri, a) == sorted_rows(pa.Table.from_batches(rows(400, a, seed=1)))
+    assert rows_of(uri, b) == sorted_rows(pa.Table.from_batches(again))
+
+
+def test_files_that_may_hold_an_earlier_attempt_are_found_by_their_statistics(tmp_path) -> None:
     uri = str(tmp_path / "t")
     for source in ("b" * 64, "d" * 64):
         replace_file_rows(uri, rows(50, source), SCHEMA, [source], "_source_hash", ["event_date"])
     table = DeltaTable(uri)
-    assert may_hold(table, ["d" * 64], "_source_hash")
-    assert not may_hold(table, ["c" * 64, "a" * 64, "e" * 64], "_source_hash")
-    assert may_hold(table, ["c" * 64, "b" * 64], "_source_hash")
+
+    def found(hashes: list[str]) -> set[str]:
+        files = earlier_files(table, hashes, "_source_hash", "event_date", set())
+        return {file["min._source_hash"] for file, _ in files}
+
+    assert found(["d" * 64]) == {"d" * 64}
+    assert found(["c" * 64, "a" * 64, "e" * 64]) == set()
+    assert found(["c" * 64, "b" * 64]) == {"b" * 64}
 
 
-def test_may_hold_reads_statistics_cut_short_as_ranges_that_include_their_ends() -> None:
-    """A greatest value cut to `bb` stands for any text starting with it."""
+def test_statistics_cut_short_stand_for_ranges_that_include_their_ends() -> None:
+    """A greatest value cut to `bb` stands for any text starting with it; a file without
+    statistics may hold anything."""
 
     class Files:
         def get_add_actions(self, flatten: bool) -> pa.Table:
-            return pa.table({"min.h": ["b", None], "max.h": ["bb", "z"]}).slice(0, 1)
+            return pa.table({"path": ["f", "g"], "min.h": ["b", None], "max.h": ["bb", None]})
 
-    assert may_hold(Files(), ["bbzz"], "h")
-    assert may_hold(Files(), ["b"], "h")
-    assert not may_hold(Files(), ["bc", "a"], "h")
+    def found(hashes: list[str]) -> list[str]:
+        return [file["path"] for file, _ in earlier_files(Files(), hashes, "h")]
+
+    assert found(["bbzz"]) == ["f", "g"]
+    assert found(["b"]) == ["f", "g"]
+    assert found(["bc", "a"]) == ["g"]
 
 
 def test_two_machines_writing_one_table_at_once_conflict_and_the_retry_replaces(

@@ -1,24 +1,24 @@
 """Delta writes of ingestion: bronze (append or upsert), quarantine and the ledger.
 
 Exactly once rests on two things. Every write of a file's rows replaces whatever rows of the same
-content hash the table holds (`predicate`, one atomic commit), so a re-run after a crash rewrites
-rather than doubles. And a commit that loses a race (`CommitFailedError`) is retried from the
-start, after which the ledger says the file is done.
+content hash the table holds (`replace_file_rows`, one atomic commit), so a re-run after a crash
+rewrites rather than doubles. And a commit that loses a race (`CommitFailedError`) is retried
+from the start, after which the ledger says the file is done.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import pyarrow as pa
-from deltalake import ColumnProperties, DeltaTable, QueryBuilder, WriterProperties, write_deltalake
+from deltalake import DeltaTable, QueryBuilder, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import CommitProperties, Transaction
 
 from assets.ingest.arrow_types import retyped_schema
-from assets.ingest.delta_files import ROW_GROUP_ROWS, TARGET_FILE_SIZE, write_files
+from assets.ingest.delta_files import stat_text, with_rows_removed, write_files
 from assets.ingest.validate import ident, literal
 
 T = TypeVar("T")
@@ -75,24 +75,6 @@ def by_hash(hashes: list[str], column: str) -> str:
     return f"{column} IN ({', '.join(repr(h) for h in hashes)})"
 
 
-# Row groups of 128k rows: readers (checks, dbt) stream a table a few MB at a time; the writer's
-# default of 1M rows made every scan hold hundreds of MB. Snappy, as DuckDB writes: 40% smaller
-# than the writer's default (none) for the same time. Line numbers are all distinct: a
-# dictionary for them is work thrown away (a quarter of bronze's encoding time); they rise
-# by one a row, which delta encoding stores in almost nothing (bronze's files a third smaller,
-# measured by hand; every Parquet reader here reads it). Dictionaries
-# stop at 64 KB a column chunk (not 1 MB): a column of identifiers, nearly one per row, is
-# written plain after a few thousand rows instead of hashed whole into a dictionary that does
-# not pay (bronze's encoding 17% cheaper, its files the same size; measured by hand).
-WRITER = WriterProperties(
-    max_row_group_size=ROW_GROUP_ROWS,
-    compression="SNAPPY",
-    dictionary_page_size_limit=64 << 10,
-    column_properties={
-        "_source_line": ColumnProperties(dictionary_enabled=False, encoding="DELTA_BINARY_PACKED")
-    },
-)
-
 # The Delta app transaction (`txn`) every write of files' rows commits: two writes of one table
 # at once conflict on it (delta-rs fails the later commit), whatever files they hold.
 WRITER_APP = "citybrain-ingest"
@@ -109,53 +91,54 @@ def replace_file_rows(
 ) -> None:
     """Write files' rows, replacing any earlier attempt's rows of the same hashes, atomically.
 
-    Mostly there is none: Arrow writes the files and one commit adds them (`delta_files`). Where
-    the table's statistics say a file of it may hold rows of these hashes (a crash between this
-    write and the ledger's), delta-rs rewrites those rows' files in the same commit as it adds
-    the new ones (`predicate`). Both commit under the app transaction WRITER_APP: two machines
-    writing one table at once conflict, and the loser, retried, finds the winner's rows."""
+    Arrow writes the rows' files (`delta_files`); one commit adds them and, where an earlier
+    attempt committed rows of these hashes (a crash between this write and the ledger's),
+    removes the files holding those, with their other rows written anew. The commit carries
+    the app transaction WRITER_APP: two machines writing one table at once conflict, and the
+    loser, retried, finds the winner's rows and replaces them."""
     create_if_missing(uri, schema, partition_by, storage_options)
     table = with_columns_of(uri, retyped_schema(schema, decoded), storage_options)
     version = (table.transaction_version(WRITER_APP) or 0) + 1
     commit = CommitProperties(app_transactions=[Transaction(WRITER_APP, version)])
-    if may_hold(table, hashes, hash_column):
-        write_deltalake(
-            uri,
-            pa.RecordBatchReader.from_batches(schema, iter(batches)),
-            mode="overwrite",
-            predicate=by_hash(hashes, hash_column),
-            schema_mode="merge",
-            partition_by=partition_by,
-            storage_options=storage_options,
-            writer_properties=WRITER,
-            target_file_size=TARGET_FILE_SIZE,
-            commit_properties=commit,
-        )
-        return
-    added = write_files(uri, batches, schema, partition_by or [])
-    if added:
+    column = partition_by[0] if partition_by else None
+    added = write_files(uri, batches, schema, column)
+    written = {action.partition_values.get(column) for action in added} if column else None
+    replaced = [
+        action
+        for file, values in earlier_files(table, hashes, hash_column, column, written)
+        for action in with_rows_removed(uri, file, values, hashes, hash_column)
+    ]
+    if added or replaced:
         table.create_write_transaction(
-            added, "append", table.schema(), partition_by, commit_properties=commit
+            added + replaced, "append", table.schema(), partition_by, commit_properties=commit
         )
 
 
-def may_hold(table: DeltaTable, hashes: list[str], column: str) -> bool:
-    """Whether any file of the table may hold rows of these hashes, by its statistics: a file
-    without them may. Text statistics may be cut short: a hash is compared with a least value's
-    whole text and with a greatest value's length of itself."""
+def earlier_files(
+    table: DeltaTable,
+    hashes: list[str],
+    hash_column: str,
+    partition: str | None = None,
+    written: set[str | None] | None = None,
+) -> Iterator[tuple[dict, dict[str, str | None]]]:
+    """The table's files that may hold rows of these hashes, by their statistics, each with its
+    partition values as Delta writes them: a file of one hash alone anywhere (its statistics
+    are exact), and in the partitions this write fills (`written`), any file whose range of
+    hashes takes one in (compacted files, or files without statistics). Text statistics may
+    be cut short: a hash is compared with a least value whole and with a greatest value's
+    length of itself."""
     files = pa.table(table.get_add_actions(flatten=True))
-    if not files.num_rows:
-        return False
-    if f"min.{column}" not in files.column_names:
-        return True
-    ranges = zip(
-        files[f"min.{column}"].to_pylist(), files[f"max.{column}"].to_pylist(), strict=True
-    )
-    return any(
-        low is None or high is None or (low <= h and h[: len(high)] <= high)
-        for low, high in ranges
-        for h in hashes
-    )
+    low_name, high_name = f"min.{hash_column}", f"max.{hash_column}"
+    for file in files.to_pylist():
+        low, high = file.get(low_name), file.get(high_name)
+        takes_in = (
+            low is None or high is None or any(low <= h and h[: len(high)] <= high for h in hashes)
+        )
+        value = file.get(f"partition.{partition}") if partition else None
+        values = {partition: None if value is None else stat_text(value)} if partition else {}
+        alone = low is not None and low == high
+        if takes_in and (alone or written is None or values[partition] in written):
+            yield file, values
 
 
 def create_if_missing(
