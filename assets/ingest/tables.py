@@ -100,6 +100,8 @@ def replace_file_rows(
     table = with_columns_of(uri, retyped_schema(schema, decoded), storage_options)
     version = (table.transaction_version(WRITER_APP) or 0) + 1
     commit = CommitProperties(app_transactions=[Transaction(WRITER_APP, version)])
+    if partition_by and len(partition_by) > 1:
+        raise ValueError(f"one partition column at most, not {partition_by}")
     column = partition_by[0] if partition_by else None
     added = write_files(uri, batches, schema, column)
     written = {action.partition_values.get(column) for action in added} if column else None
