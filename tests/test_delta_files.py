@@ -90,6 +90,7 @@ def test_rows_land_whole_in_their_partitions_with_true_statistics(tmp_path, smal
     stats = {a["add"]["path"]: json.loads(a["add"]["stats"]) for a in log if "add" in a}
     for action in actions:
         file = pq.read_table(tmp_path / "t" / action["path"])
+        assert action["size_bytes"] == (tmp_path / "t" / action["path"]).stat().st_size
         day = action["partition.event_date"]
         folder = f"event_date={day or '__HIVE_DEFAULT_PARTITION__'}/"
         assert file.num_rows > 0 and action["path"].startswith(folder)

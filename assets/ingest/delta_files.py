@@ -92,7 +92,10 @@ class PartitionFile:
         name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
         self.path = f"{self.folder}/{name}" if self.folder else name
         filesystem.create_dir(f"{self.root}/{self.folder}".rstrip("/"), recursive=True)
-        self.sink = filesystem.open_output_stream(f"{self.root}/{self.path}")
+        # Buffered: Arrow's writer writes each page and page header apart (15,000 writes for
+        # 10 million rows unbuffered).
+        target = f"{self.root}/{self.path}"
+        self.sink = filesystem.open_output_stream(target, compression=None, buffer_size=1 << 20)
         options = parquet_options(self.schema)
         self.writer = pq.ParquetWriter(
             self.sink, self.schema, metadata_collector=self.footers, **options
