@@ -9,11 +9,11 @@ contract's time zone).
 
 The query is on the ingest's hot path, so each expression takes the cheap road for the common
 value and falls back only where it must: a batch's field whose every value is plain ASCII skips
-normalising altogether (`plain_fields`), a column whose every value is seen to match its
-fixed-width pattern skips the regular expression (`matching`), a column whose every value is a
-local time written `YYYY-MM-DD hh:mm:ss` comes already parsed from its bytes (`parsed_times`),
-other plain values skip the full-width work, the units' usual `YYYY-MM-DD hh:mm:ss` skips ICU's
-time zone conversion (see `local_to_utc`).
+normalising altogether (`plain_fields`); a check the batch's buffers show every row passes (a
+fixed-width pattern, none missing, none too long, all allowed) is left out (`proven`); a column
+whose every value is a local time written `YYYY-MM-DD hh:mm:ss` comes already parsed from its
+bytes (`parsed_times`); other plain values skip the full-width work, the units' usual
+`YYYY-MM-DD hh:mm:ss` skips ICU's time zone conversion (see `local_to_utc`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import dataclasses
 import re
 import string
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property, lru_cache
@@ -222,6 +222,29 @@ def numeric_only(parsed: str, text: str) -> str:
     return f"CASE WHEN ascii({text}) BETWEEN 48 AND 57 THEN {parsed} END"
 
 
+def time_proofs(utc: pa.ChunkedArray) -> list[str]:
+    """The checks every time of a column read from its bytes passes (`parsed_times`: none is
+    missing or unreadable), as naive UTC, by its range: the years 1 to 9999, not before
+    EARLIEST_EVENT, not past tomorrow (now, as this runs: the query's `now()` comes later)."""
+    low, high = pc.min_max(utc).values()
+    try:
+        low, high = low.as_py(), high.as_py()
+    except (ValueError, OverflowError):  # past Python's years: DuckDB decides
+        low = high = None
+    if low is None:
+        return ["required", "type"]
+    tomorrow = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+    first, last = (datetime.fromisoformat(t) for t in TIME_RANGE)
+    proofs = {
+        "required": True,
+        "type": True,
+        "years": first <= low and high <= last,
+        "earliest": low >= datetime.fromisoformat(EARLIEST_EVENT),
+        "future": high <= tomorrow,
+    }
+    return [check for check, holds in proofs.items() if holds]
+
+
 Check = tuple[str, str]  # (SQL condition true when the row fails, SQL message)
 
 
@@ -230,13 +253,14 @@ class Shortcuts:
     """What a batch's validation query may skip (`Validator.shortcuts`)."""
 
     plain: frozenset[int] = frozenset()  # positions of text fields that need no normalising
-    matched: frozenset[str] = frozenset()  # columns whose every value matches their pattern
+    # (column, check) pairs that every row passes, seen in the batch's buffers (`column_checks`)
+    proven: frozenset[tuple[str, str]] = frozenset()
     times: dict[str, pa.ChunkedArray] = dataclasses.field(default_factory=dict)  # naive UTC
 
     @property
     def variant(self) -> tuple:
         """What makes the batch's query differ from another's (the times' names, not values)."""
-        return self.plain, self.matched, frozenset(self.times)
+        return self.plain, self.proven, frozenset(self.times)
 
 
 def column_checks(
@@ -245,86 +269,77 @@ def column_checks(
     value: str,
     is_event_time: bool,
     is_version: bool = False,
-    pattern_holds: bool = False,
+    proven: frozenset[str] = frozenset(),
 ) -> list[Check]:
     """The column's checks: a failing condition and a message naming column, value and rule.
     The event time must fall between EARLIEST_EVENT and tomorrow; a version time must not be in
-    the future either, or no later state of its record would ever count as newer.
-    `pattern_holds`: every value is known to match the column's pattern (no check for it)."""
+    the future either, or no later state of its record would ever count as newer. The checks
+    named in `proven` (of CHECKS) are left out: every row of the batch is known to pass them
+    (`Validator.proven`)."""
     name, kind, opts = col.name, col.physicalType, col.logicalTypeOptions
-    checks = []
+    checks: dict[str, Check] = {}
     if col.required:
-        checks.append((f"{raw} IS NULL", f"'missing required {name}'"))
+        checks["required"] = (f"{raw} IS NULL", f"'missing required {name}'")
     if kind != "VARCHAR":  # any text is valid text
-        checks.append(
-            (
-                f"{raw} IS NOT NULL AND {value} IS NULL",
-                f"'{name}: ' || {shown(raw)} || ' is not a valid {kind.lower()}'",
-            )
+        checks["type"] = (
+            f"{raw} IS NOT NULL AND {value} IS NULL",
+            f"'{name}: ' || {shown(raw)} || ' is not a valid {kind.lower()}'",
         )
     if kind == "DOUBLE":
-        checks.append(
-            (f"NOT isfinite({value})", f"'{name}: ' || {shown(raw)} || ' is not a finite number'")
+        checks["finite"] = (
+            f"NOT isfinite({value})",
+            f"'{name}: ' || {shown(raw)} || ' is not a finite number'",
         )
     if kind in ("TIMESTAMP", "DATE"):
         first, last = time_range(kind)
-        checks.append(
-            (
-                f"{value} NOT BETWEEN {first} AND {last}",
-                f"'{name}: ' || {shown(raw)} || ' is outside the years 1 to 9999'",
-            )
+        checks["years"] = (
+            f"{value} NOT BETWEEN {first} AND {last}",
+            f"'{name}: ' || {shown(raw)} || ' is outside the years 1 to 9999'",
         )
-    if opts.pattern and not pattern_holds:
-        checks.append(
-            (
-                f"NOT regexp_matches(CAST({value} AS VARCHAR), {literal(re2(opts.pattern))})",
-                f"'{name}: ' || {shown(value)} || ' does not match ' || {literal(opts.pattern)}",
-            )
+    if opts.pattern:
+        checks["pattern"] = (
+            f"NOT regexp_matches(CAST({value} AS VARCHAR), {literal(re2(opts.pattern))})",
+            f"'{name}: ' || {shown(value)} || ' does not match ' || {literal(opts.pattern)}",
         )
     if (allowed := col.valid_values) is not None:
         values = ", ".join(literal(str(v)) for v in allowed)
-        checks.append(
-            (
-                f"NOT list_contains([{values}], CAST({value} AS VARCHAR))",
-                f"'{name}: ' || {shown(value)} || ' is not an allowed value'",
-            )
+        checks["allowed"] = (
+            f"NOT list_contains([{values}], CAST({value} AS VARCHAR))",
+            f"'{name}: ' || {shown(value)} || ' is not an allowed value'",
         )
     finite = f"isfinite({value}) AND " if kind == "DOUBLE" else ""
     for bound, op, word in ((opts.minimum, "<", "minimum"), (opts.maximum, ">", "maximum")):
         if bound is not None:
             side = "below" if op == "<" else "above"
-            checks.append(
-                (
-                    f"{finite}{value} {op} {bound}",
-                    f"'{name}: ' || {shown(raw)} || ' is {side} the {word} {bound:g}'",
-                )
+            checks[word] = (
+                f"{finite}{value} {op} {bound}",
+                f"'{name}: ' || {shown(raw)} || ' is {side} the {word} {bound:g}'",
             )
     if kind == "VARCHAR":
-        limit = opts.maxLength or DEFAULT_MAX_LENGTH
+        limit = max_length(col)
         # strlen (bytes) is cheap and never less than length (characters).
-        checks.append(
-            (
-                f"strlen({value}) > {limit} AND length({value}) > {limit}",
-                f"'{name}: ' || length({value}) || ' characters, longer than {limit}'",
-            )
+        checks["length"] = (
+            f"strlen({value}) > {limit} AND length({value}) > {limit}",
+            f"'{name}: ' || length({value}) || ' characters, longer than {limit}'",
         )
     if is_event_time or is_version:  # the loader makes both TIMESTAMP or DATE
         tomorrow = in_type(kind, "timezone('UTC', now()) + INTERVAL 1 DAY")
-        checks.append(
-            (
-                f"{value} > {tomorrow}",
-                f"'{name}: ' || {shown(raw)} || ' is in the future'",
-            )
+        checks["future"] = (
+            f"{value} > {tomorrow}",
+            f"'{name}: ' || {shown(raw)} || ' is in the future'",
         )
     if is_event_time:
         earliest = in_type(kind, f"TIMESTAMP '{EARLIEST_EVENT}'")
-        checks.append(
-            (
-                f"{value} < {earliest}",
-                f"'{name}: ' || {shown(raw)} || ' is before {EARLIEST_EVENT}'",
-            )
+        checks["earliest"] = (
+            f"{value} < {earliest}",
+            f"'{name}: ' || {shown(raw)} || ' is before {EARLIEST_EVENT}'",
         )
-    return checks
+    return [check for key, check in checks.items() if key not in proven]
+
+
+def max_length(col: Column) -> int:
+    """The most characters a text column's value may have."""
+    return col.logicalTypeOptions.maxLength or DEFAULT_MAX_LENGTH
 
 
 def reason_sql(checks: list[Check]) -> str:
@@ -484,27 +499,59 @@ class Validator:
                 found[col.name] = fixed
         return found
 
-    def matching(self, table: pa.Table, plain: frozenset[int]) -> frozenset[str]:
-        """The columns of `fixed_patterns` that are one plain field (its values are the
-        column's as they are) whose every value matches the pattern."""
-        taken = self.unchanged(table.schema, plain)
-        return frozenset(
-            name
-            for name, pattern in self.fixed_patterns.items()
-            if name in taken and all(map(pattern.matches_all, table.column(taken[name]).chunks))
-        )
+    def proven(
+        self, table: pa.Table, plain: frozenset[int], times: dict[str, pa.ChunkedArray]
+    ) -> frozenset[tuple[str, str]]:
+        """The checks (column, check) that every row of the batch passes, seen in its buffers:
+        no value missing, none too long, every one of a fixed-width pattern or an allowed value,
+        of a column that is one plain field (its values are the column's as they are); and of
+        the times read from their bytes (`parsed_times`), all, where their range shows it.
+        A check left out of the query no longer makes DuckDB copy the column in."""
+        found: set[tuple[str, str]] = set()
+        for name, field in self.single_plain(table.schema, plain).items():
+            col, column = self.contract.column(name), table.column(field)
+            found |= {(name, check) for check in self.text_proofs(col, column)}
+        for name, utc in times.items():
+            found |= {(name, check) for check in time_proofs(utc)}
+        return frozenset(found)
 
-    def unchanged(self, schema: pa.Schema, plain: frozenset[int]) -> dict[str, int]:
-        """Text columns that are a plain field as delivered (name: the field's position): the
-        batch's own Arrow column is their value, so the query need not copy it out."""
+    def text_proofs(self, col: Column, column: pa.ChunkedArray) -> Iterator[str]:
+        """The checks every value of a plain field passes, as the column `col`."""
+        if column.null_count:
+            return
+        yield "required"
+        if col.physicalType != "VARCHAR":
+            return
+        longest = pc.max(pc.binary_length(column)).as_py()  # bytes: never fewer than characters
+        if longest is None or longest <= max_length(col):
+            yield "length"
+        if (fixed := self.fixed_patterns.get(col.name)) and all(
+            map(fixed.matches_all, column.chunks)
+        ):
+            yield "pattern"
+        if (allowed := col.valid_values) is not None:
+            values = pa.array([str(v) for v in allowed], column.type)
+            if pc.all(pc.is_in(column, value_set=values)).as_py():
+                yield "allowed"
+
+    def single_plain(self, schema: pa.Schema, plain: frozenset[int]) -> dict[str, int]:
+        """Columns that are one plain text field as delivered (name: the field's position)."""
         sources = self.sources(schema, plain)
         return {
             col.name: source.field
             for col in self.contract.columns
-            if col.physicalType == "VARCHAR"
-            and (source := sources[col.name]) is not None
+            if (source := sources[col.name]) is not None
             and source.is_plain
             and source.field is not None
+        }
+
+    def unchanged(self, schema: pa.Schema, plain: frozenset[int]) -> dict[str, int]:
+        """Text columns that are a plain field as delivered (name: the field's position): the
+        batch's own Arrow column is their value, so the query need not copy it out."""
+        return {
+            name: field
+            for name, field in self.single_plain(schema, plain).items()
+            if self.contract.column(name).physicalType == "VARCHAR"
         }
 
     def query(
@@ -512,14 +559,14 @@ class Validator:
         schema: pa.Schema,
         also: tuple[str, ...] = (),
         plain: frozenset[int] = frozenset(),
-        matched: frozenset[str] = frozenset(),
+        proven: frozenset[tuple[str, str]] = frozenset(),
         left_out: Sequence[str] = (),
         parsed: frozenset[str] = frozenset(),
     ) -> str:
         """The validating SELECT for batches of this schema; extra fields named in `also` and
         absent from the batch come out as missing text (a file's fields are the same in every
-        batch); text fields at the positions in `plain` are taken as they are; the columns
-        named in `matched` match their pattern in every row (see `matching`); the columns
+        batch); text fields at the positions in `plain` are taken as they are; the checks in
+        `proven` (column, check) are left out, every row passing them (see `proven`); the columns
         named in `left_out` are checked but not returned; the columns named in `parsed` come
         as times already (`parsed_times`), in the batch's field `__t<i>`.
 
@@ -549,7 +596,12 @@ class Validator:
             is_event_time = col.name == self.contract.event_time_column
             is_version = col.name == self.contract.settings.version_column
             checks += column_checks(
-                col, f"__r{i}", f"__v{i}", is_event_time, is_version, col.name in matched
+                col,
+                f"__r{i}",
+                f"__v{i}",
+                is_event_time,
+                is_version,
+                frozenset(check for name, check in proven if name == col.name),
             )
         carried = self.carried(schema, also)
         extras = [ident(column) for column in carried]
@@ -603,7 +655,8 @@ class Validator:
         times written in the common layout (`parsed_times`). Passes over the batch's bytes,
         which the ingest makes in its reading thread, a stage ahead."""
         plain = plain_fields(table)
-        return Shortcuts(plain, self.matching(table, plain), self.parsed_times(table, plain))
+        times = self.parsed_times(table, plain)
+        return Shortcuts(plain, self.proven(table, plain, times), times)
 
     def local_dates(self, times: pa.ChunkedArray) -> pa.ChunkedArray:
         """The local date of each naive UTC time of `parsed_times` (a fixed-offset zone)."""
@@ -646,9 +699,9 @@ class Validator:
         shortcuts = self.shortcuts(table) if shortcuts is None else shortcuts
         key = (table.schema, tuple(also), *shortcuts.variant)
         if key not in self.queries:
-            plain, matched, parsed = shortcuts.variant
+            plain, proven, parsed = shortcuts.variant
             unchanged = self.unchanged(table.schema, plain)
-            query = self.query(table.schema, tuple(also), plain, matched, list(unchanged), parsed)
+            query = self.query(table.schema, tuple(also), plain, proven, list(unchanged), parsed)
             self.queries[key] = (query, unchanged)
         sql, unchanged = self.queries[key]
         rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
