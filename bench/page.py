@@ -54,8 +54,8 @@ def ingest_section(data: dict) -> str:
         " reader parses the contract's types, with the contract's checks on the typed values:"
         " the cheapest COPY that validates at all. Floor: the same COPY through the contract's"
         " validation query as the ingest runs it for this file (which also reads every date"
-        " format, normalises the text of fields not plain ASCII in every batch, and checks the"
-        " patterns of identifiers that do not match in every batch). Both keep"
+        " format, normalises the text of fields not plain ASCII in every batch, and makes the"
+        " checks that some batch's buffers do not prove every row passes). Both keep"
         " the valid rows, partitioned by event date, without line numbers, duplicates,"
         " quarantine or Delta.",
         "rows | invalid | file MB | DuckDB s | DuckDB peak MB | typed floor s | typed floor ratio "
