@@ -87,6 +87,7 @@ def upkeep(uri: str, lake: LakeResource, retention_hours: int) -> tuple[int, int
         retention_hours=retention_hours,
         dry_run=False,
         enforce_retention_duration=retention_hours >= SAFE_RETENTION_HOURS,
+        full=True,  # also files no commit names: those of a run killed before its commit
     )
     return metrics.get("numFilesRemoved", 0), len(deleted)
 

@@ -252,6 +252,26 @@ def test_maintenance_compacts_every_table_even_when_a_commit_races_it(lake, monk
         assert table(lake, zone, name).num_rows == rows
 
 
+def test_maintenance_removes_the_files_of_a_run_killed_before_its_commit(lake) -> None:
+    """Bronze's files are written before the commit that adds them: a run killed in between
+    leaves files no reader sees, which the vacuum removes once past the retention."""
+    gas = contract("meter_readings_gas")
+    rows = "GM00000001,F00000001,2026-11-16 06:00:00,1.5,false,measured\n"
+    deliver(lake, GAS, HEADER + rows)
+    ingest_landing(gas, lake, "test")
+    bronze = Path(lake.table("bronze", gas.id))
+    kept = sorted(bronze.rglob("*.parquet"))
+    orphan = kept[0].with_name("part-00000-killed-c000.snappy.parquet")
+    orphan.write_bytes(kept[0].read_bytes())
+    config = {"ops": {"maintenance__compact_and_vacuum": {"config": {"retention_hours": 0}}}}
+    result = dg.materialize(
+        [maintenance.compact_and_vacuum], resources={"lake": lake}, run_config=config
+    )
+    assert result.success
+    assert not orphan.exists() and sorted(bronze.rglob("*.parquet")) == kept
+    assert table(lake, "bronze", gas.id).num_rows == 1
+
+
 def test_maintenance_waits_for_a_maintenance_run_under_way(lake) -> None:
     """Two compactions of one table at once both commit in delta-rs, each with its own copy of
     the rows: a second maintenance run waits for the first."""
