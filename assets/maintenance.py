@@ -1,12 +1,16 @@
 """Lake upkeep: compact the small files ingestion leaves behind, then vacuum old ones."""
 
+from contextlib import AbstractContextManager, nullcontext
+
 import dagster as dg
 from deltalake import DeltaTable
 from pyarrow import fs
 
+from assets.ingest.ingest import system_tables
 from assets.ingest.landing import system_lock
 from assets.ingest.tables import retried
 from assets.lake import LakeResource
+from assets.registry import load_contracts
 
 ZONES = ("bronze", "quarantine", "ledger")
 SAFE_RETENTION_HOURS = 168  # delta-rs's default: a week of time travel, readers never cut off
@@ -53,12 +57,14 @@ def compact_and_vacuum(
         )
     # One upkeep at a time: delta-rs lets two compactions of one table both commit (each removes
     # the same small files, adds its own copy of their rows), doubling the rows.
+    owners = {uri: c.id for c in load_contracts() for uri in system_tables(lake, c.id)}
     with system_lock(lake, MAINTENANCE_LOCK):
         for uri in [uri for zone in ZONES for uri in tables_in(lake, zone)]:
             try:
-                files_compacted, files_vacuumed = retried(
-                    lambda uri=uri: upkeep(uri, lake, config.retention_hours)
-                )
+                with owned(lake, owners.get(uri)):
+                    files_compacted, files_vacuumed = retried(
+                        lambda uri=uri: upkeep(uri, lake, config.retention_hours)
+                    )
             except Exception as err:  # any error: said, the other tables still kept up
                 context.log.error(f"{uri}: {type(err).__name__}: {err}")
                 failed.append(uri)
@@ -77,19 +83,33 @@ def compact_and_vacuum(
     )
 
 
+def owned(lake: LakeResource, system: str | None) -> AbstractContextManager:
+    """Hold the system's ingest lock while its tables are kept up. An ingest re-run removes the
+    files of its earlier attempt in its commit: had a compaction removed them in between,
+    delta-rs would let both commits stand, and the rows would be doubled. (A table of no
+    contract today, such as the ledger, needs no lock: merges conflict with compactions.)"""
+    return system_lock(lake, system) if system else nullcontext()
+
+
 def upkeep(uri: str, lake: LakeResource, retention_hours: int) -> tuple[int, int]:
     """Compact one table, then vacuum it: the files compacted and the files deleted. The table is
     loaded afresh each time: an ingest's commit in between (an upsert rewrites files) makes the
     compaction lose its race, and a retry must see that commit."""
     table = DeltaTable(uri, storage_options=lake.storage_options)
     metrics = table.optimize.compact()
-    deleted = table.vacuum(
-        retention_hours=retention_hours,
-        dry_run=False,
-        enforce_retention_duration=retention_hours >= SAFE_RETENTION_HOURS,
-        full=True,  # also files no commit names: those of a run killed before its commit
-    )
-    return metrics.get("numFilesRemoved", 0), len(deleted)
+    return metrics.get("numFilesRemoved", 0), vacuum(table, retention_hours)
+
+
+def vacuum(table: DeltaTable, retention_hours: int) -> int:
+    """Delete the files the table's commits removed longer ago than the retention, and files no
+    commit names (a run killed before its commit) once SAFE_RETENTION_HOURS old at least: an
+    ingest writes its files before the commit that adds them, which a short retention would
+    not wait for. The number of files deleted."""
+    deleted = []
+    if retention_hours < SAFE_RETENTION_HOURS:  # delta-rs refuses it unless told
+        deleted += table.vacuum(retention_hours, dry_run=False, enforce_retention_duration=False)
+    hours = max(retention_hours, SAFE_RETENTION_HOURS)
+    return len(deleted + table.vacuum(hours, dry_run=False, full=True))
 
 
 maintenance_schedule = dg.ScheduleDefinition(

@@ -253,3 +253,42 @@ def test_two_machines_writing_one_table_at_once_conflict_and_the_retry_replaces(
         lambda: replace_file_rows(uri, rows(40, a), SCHEMA, [a], "_source_hash", ["event_date"])
     )
     assert DeltaTable(uri).to_pyarrow_table().num_rows == 40
+
+
+def test_times_before_the_year_1000_keep_statistics_that_readers_use(tmp_path) -> None:
+    """Year 1 is a common "no value" in source systems: its statistic is written in four digits
+    (`0001-01-01T00:00:00Z`), which readers parse; `1-01-01...` they read as none and skipped
+    the file for any condition on the column."""
+    uri, source = str(tmp_path / "t"), "a" * 64
+    schema = pa.schema(
+        [("at", pa.timestamp("us", tz="UTC")), ("naive", pa.timestamp("us")), ("h", pa.string())]
+    )
+    times = [datetime(1, 1, 1, tzinfo=UTC), datetime(999, 5, 1, tzinfo=UTC), START]
+    naive = [t.replace(tzinfo=None) for t in times]
+    batch = pa.record_batch([times, naive, [source] * 3], schema=schema)
+    replace_file_rows(uri, [batch], schema, [source], "h")
+    table = DeltaTable(uri)
+    stats = pa.table(table.get_add_actions(flatten=True)).to_pylist()[0]
+    assert (stats["min.at"], stats["max.at"]) == (times[0], START)
+    assert (stats["min.naive"], stats["max.naive"]) == (naive[0], naive[2])
+    recent = pa.scalar(datetime(2020, 1, 1, tzinfo=UTC), schema.field("at").type)
+    assert table.to_pyarrow_dataset().to_table(filter=pc.field("at") >= recent).num_rows == 1
+    assert table.to_pyarrow_dataset().to_table(filter=pc.field("at") < recent).num_rows == 2
+
+
+def test_a_column_of_another_type_is_written_in_the_tables_type_or_refused(tmp_path) -> None:
+    """A contract that changes a column's type: values that convert are written in the type
+    the table keeps (the table stays readable), others refuse the write, naming the column."""
+    numbers = pa.schema([("x", pa.int64()), ("h", pa.string())])
+    texts = pa.schema([("x", pa.string()), ("h", pa.string())])
+    uri, a, b = str(tmp_path / "numbers"), "a" * 64, "b" * 64
+    replace_file_rows(uri, [pa.record_batch([[1, 2], [a, a]], schema=numbers)], numbers, [a], "h")
+    with pytest.raises(tables.ColumnTypeChanged, match="column x arrives as string"):
+        replace_file_rows(uri, [pa.record_batch([["x"], [b]], schema=texts)], texts, [b], "h")
+    replace_file_rows(uri, [pa.record_batch([["7"], [b]], schema=texts)], texts, [b], "h")
+    assert sorted(DeltaTable(uri).to_pyarrow_table().column("x").to_pylist()) == [1, 2, 7]
+    uri = str(tmp_path / "texts")
+    replace_file_rows(uri, [pa.record_batch([["x"], [a]], schema=texts)], texts, [a], "h")
+    replace_file_rows(uri, [pa.record_batch([[5], [b]], schema=numbers)], numbers, [b], "h")
+    read = DeltaTable(uri).to_pyarrow_dataset().to_table(filter=pc.field("x") == "5")
+    assert read.column("h").to_pylist() == [b]

@@ -254,22 +254,49 @@ def test_maintenance_compacts_every_table_even_when_a_commit_races_it(lake, monk
 
 def test_maintenance_removes_the_files_of_a_run_killed_before_its_commit(lake) -> None:
     """Bronze's files are written before the commit that adds them: a run killed in between
-    leaves files no reader sees, which the vacuum removes once past the retention."""
+    leaves files no reader sees, which the vacuum removes once a week old, whatever the
+    retention: a younger one may be an ingest's, written but not yet committed."""
     gas = contract("meter_readings_gas")
     rows = "GM00000001,F00000001,2026-11-16 06:00:00,1.5,false,measured\n"
     deliver(lake, GAS, HEADER + rows)
     ingest_landing(gas, lake, "test")
     bronze = Path(lake.table("bronze", gas.id))
     kept = sorted(bronze.rglob("*.parquet"))
-    orphan = kept[0].with_name("part-00000-killed-c000.snappy.parquet")
-    orphan.write_bytes(kept[0].read_bytes())
+    killed = kept[0].with_name("part-00000-killed-c000.snappy.parquet")
+    writing = kept[0].with_name("part-00000-writing-c000.snappy.parquet")
+    for orphan in (killed, writing):
+        orphan.write_bytes(kept[0].read_bytes())
+    week_ago = time.time() - (maintenance.SAFE_RETENTION_HOURS + 1) * 3600
+    os.utime(killed, (week_ago, week_ago))
     config = {"ops": {"maintenance__compact_and_vacuum": {"config": {"retention_hours": 0}}}}
     result = dg.materialize(
         [maintenance.compact_and_vacuum], resources={"lake": lake}, run_config=config
     )
     assert result.success
-    assert not orphan.exists() and sorted(bronze.rglob("*.parquet")) == kept
+    assert not killed.exists() and sorted(bronze.rglob("*.parquet")) == sorted([*kept, writing])
     assert table(lake, "bronze", gas.id).num_rows == 1
+
+
+def test_maintenance_waits_for_an_ingest_of_the_system_under_way(lake) -> None:
+    """An ingest re-run removes its earlier attempt's files in its commit. delta-rs lets a
+    compaction that removed them in between commit too, and the rows would be there twice:
+    maintenance keeps up a system's tables holding the system's ingest lock."""
+    gas = contract("meter_readings_gas")
+    for meter in (1, 2):  # two files of one day, in two runs: a compaction would join them
+        rows = f"GM0000000{meter},F00000001,2026-11-16 06:00:00,1.5,false,measured\n"
+        deliver(lake, GAS.replace(".csv", f"_{meter}.csv"), HEADER + rows)
+        ingest_landing(gas, lake, "test")
+    bronze = lake.table("bronze", gas.id)
+    version = DeltaTable(bronze).version()
+    with ThreadPoolExecutor(1) as pool, system_lock(lake, gas.id):
+        run = pool.submit(
+            dg.materialize, [maintenance.compact_and_vacuum], resources={"lake": lake}
+        )
+        time.sleep(5)
+        assert not run.done() and DeltaTable(bronze).version() == version
+    assert run.result(timeout=60).success
+    assert DeltaTable(bronze).version() > version
+    assert table(lake, "bronze", gas.id).num_rows == 2
 
 
 def test_maintenance_waits_for_a_maintenance_run_under_way(lake) -> None:

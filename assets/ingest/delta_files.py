@@ -241,11 +241,11 @@ def stat_text(value: object) -> str:
     """A value as Delta writes it in statistics and partition folders: times in UTC with `Z`
     (naive ones without), the fraction of a second only when there is one."""
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        text = value.strftime("%Y-%m-%dT%H:%M:%S")
-        text += f".{value.microsecond:06d}" if value.microsecond else ""
-        return text + ("Z" if value.tzinfo is not None else "")
+        aware = value.tzinfo is not None
+        value = value.astimezone(UTC).replace(tzinfo=None) if aware else value
+        # isoformat, not strftime: the year in four digits (0001, 0999), which readers parse
+        text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
+        return text + ("Z" if aware else "")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

@@ -82,6 +82,13 @@ class FileResult:
         return row
 
 
+def system_tables(lake, system: str) -> tuple[str, str, str]:
+    """The tables an ingest of a system writes, besides the ledger: bronze, bronze's history
+    of states (for records that change state) and quarantine."""
+    bronze = lake.table("bronze", system)
+    return bronze, lake.table("bronze", f"{system}_history"), lake.table("quarantine", system)
+
+
 class SystemIngest:
     """Ingests files of one contract into `bronze/<id>`, `quarantine/<id>` and the ledger."""
 
@@ -91,9 +98,7 @@ class SystemIngest:
         self.run_id = run_id
         self._validator: Validator | None = None
         self._making_validator = threading.Lock()
-        self.bronze = lake.table("bronze", contract.id)
-        self.history = lake.table("bronze", f"{contract.id}_history")
-        self.quarantine = lake.table("quarantine", contract.id)
+        self.bronze, self.history, self.quarantine = system_tables(lake, contract.id)
         self.ledger = lake.table("ledger", "files")
 
     @property

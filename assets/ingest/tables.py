@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder, write_deltalake
+from deltalake import DeltaTable, QueryBuilder, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import CommitProperties, Transaction
 
@@ -80,6 +80,12 @@ def by_hash(hashes: list[str], column: str) -> str:
 WRITER_APP = "citybrain-ingest"
 
 
+def writer_commit(table: DeltaTable) -> CommitProperties:
+    """Commit properties carrying the table's next WRITER_APP transaction."""
+    version = (table.transaction_version(WRITER_APP) or 0) + 1
+    return CommitProperties(app_transactions=[Transaction(WRITER_APP, version)])
+
+
 def replace_file_rows(
     uri: str,
     batches: Iterable[pa.RecordBatch],
@@ -98,10 +104,10 @@ def replace_file_rows(
     loser, retried, finds the winner's rows and replaces them."""
     create_if_missing(uri, schema, partition_by, storage_options)
     table = with_columns_of(uri, retyped_schema(schema, decoded), storage_options)
-    version = (table.transaction_version(WRITER_APP) or 0) + 1
-    commit = CommitProperties(app_transactions=[Transaction(WRITER_APP, version)])
+    commit = writer_commit(table)
     if partition_by and len(partition_by) > 1:
         raise ValueError(f"one partition column at most, not {partition_by}")
+    batches, schema = in_table_types(table, batches, schema, uri)
     column = partition_by[0] if partition_by else None
     added = write_files(uri, batches, schema, column)
     written = {action.partition_values.get(column) for action in added} if column else None
@@ -113,6 +119,44 @@ def replace_file_rows(
     if added or replaced:
         table.create_write_transaction(
             added + replaced, "append", table.schema(), partition_by, commit_properties=commit
+        )
+
+
+def in_table_types(
+    table: DeltaTable, batches: Iterable[pa.RecordBatch], schema: pa.Schema, uri: str
+) -> tuple[Iterable[pa.RecordBatch], pa.Schema]:
+    """The batches (and their schema) with each column the table has in the table's type.
+    Arrow writes the files as the batches are, and a column of another type (a contract that
+    changed a column's type) would make the table unreadable. A value that does not convert
+    raises `ColumnTypeChanged`, naming the column."""
+    kept = {field.name: field.type for field in table.schema().fields}
+    ours = Schema.from_arrow(retyped_schema(schema, decoded)).fields
+    changed = [f.name for f in ours if f.name in kept and f.type != kept[f.name]]
+    if not changed:
+        return batches, schema
+    theirs = pa.schema(table.schema().to_arrow())
+    target = pa.schema([theirs.field(f.name) if f.name in changed else f for f in schema])
+
+    def converted(batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = list(batch.columns)
+        for name in changed:
+            index = batch.schema.get_field_index(name)
+            try:
+                columns[index] = columns[index].cast(target.field(name).type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                raise ColumnTypeChanged(uri, name, schema.field(name).type, err) from err
+        return pa.RecordBatch.from_arrays(columns, schema=target)
+
+    return (converted(batch) for batch in batches), target
+
+
+class ColumnTypeChanged(ValueError):
+    """Rows whose column does not convert to the type the table keeps it in."""
+
+    def __init__(self, uri: str, column: str, delivered: pa.DataType, err: Exception) -> None:
+        super().__init__(
+            f"{uri}: column {column} arrives as {delivered}, which the table's type for it does"
+            f" not take ({err}); rebuild the table from landing for the contract's new type"
         )
 
 
