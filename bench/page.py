@@ -57,8 +57,8 @@ def ingest_section(data: dict) -> str:
         " format, normalises the text of fields not plain ASCII in every batch, and makes the"
         " checks that some batch's buffers do not prove every row passes). Both keep"
         " the valid rows, partitioned by event date, without line numbers, duplicates,"
-        " quarantine or Delta. The baseline and the ingest run in turn, three times: their"
-        " medians are shown, with the range of the three ratios.",
+        " quarantine or Delta. The baseline and the ingest run in turn (three times unless"
+        " `PAIRS` says): their medians are shown, with the range of the ratios pair by pair.",
         "rows | invalid | file MB | DuckDB s | DuckDB peak MB | typed floor s | typed floor ratio "
         "| floor s | floor ratio | ingest s "
         "| ingest peak MB | rows/s | time ratio | ratio per pair | re-delivery s "
