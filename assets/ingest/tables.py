@@ -80,12 +80,6 @@ def by_hash(hashes: list[str], column: str) -> str:
 WRITER_APP = "citybrain-ingest"
 
 
-def writer_commit(table: DeltaTable) -> CommitProperties:
-    """Commit properties carrying the table's next WRITER_APP transaction."""
-    version = (table.transaction_version(WRITER_APP) or 0) + 1
-    return CommitProperties(app_transactions=[Transaction(WRITER_APP, version)])
-
-
 def replace_file_rows(
     uri: str,
     batches: Iterable[pa.RecordBatch],
@@ -102,11 +96,12 @@ def replace_file_rows(
     removes the files holding those, with their other rows written anew. The commit carries
     the app transaction WRITER_APP: two machines writing one table at once conflict, and the
     loser, retried, finds the winner's rows and replaces them."""
-    create_if_missing(uri, schema, partition_by, storage_options)
-    table = with_columns_of(uri, retyped_schema(schema, decoded), storage_options)
-    commit = writer_commit(table)
     if partition_by and len(partition_by) > 1:
         raise ValueError(f"one partition column at most, not {partition_by}")
+    create_if_missing(uri, schema, partition_by, storage_options)
+    table = with_columns_of(uri, retyped_schema(schema, decoded), storage_options)
+    version = (table.transaction_version(WRITER_APP) or 0) + 1
+    commit = CommitProperties(app_transactions=[Transaction(WRITER_APP, version)])
     batches, schema = in_table_types(table, batches, schema, uri)
     column = partition_by[0] if partition_by else None
     added = write_files(uri, batches, schema, column)
